@@ -1,0 +1,1 @@
+"""Subcommands of the `studio` command line; each module has `register(subparsers)`."""

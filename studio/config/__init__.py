@@ -1,0 +1,1 @@
+"""Qt-free configuration: paths and typed settings."""

@@ -1,0 +1,126 @@
+"""The generation request: everything one run needs, frozen at submission.
+
+Torch-free on purpose: the library and the UI share it without loading torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from studio.engine.schedulers import SCHEDULER_NAMES
+
+SEED_MAX = 2**32 - 1
+STEPS_RANGE = (1, 500)
+GUIDANCE_RANGE = (0.0, 30.0)
+SIZE_RANGE = (32, 2048)
+SIZE_MULTIPLE = 8
+BATCH_RANGE = (1, 16)
+DEFAULT_MODEL = ""  # empty means "the default model", resolved by the model registry
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One text-to-image run. `seed=None` means random, resolved before the run."""
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int = 20
+    guidance: float = 7.5
+    width: int = 512
+    height: int = 512
+    scheduler: str = "Euler"
+    model: str = DEFAULT_MODEL
+    batch: int = 1
+
+    def problems(self) -> list[str]:
+        """Every problem with this request, each in words a person can act on."""
+        found: list[str] = []
+        if not isinstance(self.prompt, str):
+            found.append("The prompt must be text.")
+        if not isinstance(self.negative_prompt, str):
+            found.append("The negative prompt must be text.")
+        if self.seed is not None and (
+            not _is_int(self.seed) or not 0 <= self.seed <= SEED_MAX
+        ):
+            found.append(f"Seed must be a whole number from 0 to {SEED_MAX}, not {self.seed!r}.")
+        lo, hi = STEPS_RANGE
+        if not _is_int(self.steps) or not lo <= self.steps <= hi:
+            found.append(f"Steps must be a whole number from {lo} to {hi}, not {self.steps!r}.")
+        glo, ghi = GUIDANCE_RANGE
+        if not _is_number(self.guidance) or not glo <= float(self.guidance) <= ghi:
+            found.append(f"Guidance must be a number from {glo:g} to {ghi:g}, not {self.guidance!r}.")
+        for name, value in (("Width", self.width), ("Height", self.height)):
+            found.extend(_size_problems(name, value))
+        if self.scheduler not in SCHEDULER_NAMES:
+            known = ", ".join(SCHEDULER_NAMES)
+            found.append(f"Unknown scheduler {self.scheduler!r}. Choose one of: {known}.")
+        blo, bhi = BATCH_RANGE
+        if not _is_int(self.batch) or not blo <= self.batch <= bhi:
+            found.append(f"Batch size must be a whole number from {blo} to {bhi}, not {self.batch!r}.")
+        return found
+
+    def with_seed(self) -> GenerationRequest:
+        """This request with a concrete seed: its own, or a fresh random one."""
+        if self.seed is not None:
+            return self
+        return dataclasses.replace(self, seed=secrets.randbelow(SEED_MAX + 1))
+
+    def replace(self, **changes: Any) -> GenerationRequest:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        """Build from a dict, ignoring unknown keys so that newer files still load."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class InvalidRequest(ValueError):
+    """A request that cannot run; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+def check(request: GenerationRequest) -> GenerationRequest:
+    """The request if it is valid, else InvalidRequest with every problem."""
+    problems = request.problems()
+    if problems:
+        raise InvalidRequest(problems)
+    return request
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def _size_problems(name: str, value: object) -> list[str]:
+    lo, hi = SIZE_RANGE
+    if not _is_int(value):
+        return [f"{name} must be a whole number of pixels, not {value!r}."]
+    assert isinstance(value, int)
+    if not lo <= value <= hi:
+        return [f"{name} must be from {lo} to {hi} pixels, not {value}."]
+    if value % SIZE_MULTIPLE:
+        below = value - value % SIZE_MULTIPLE
+        return [
+            f"{name} must be a multiple of {SIZE_MULTIPLE} pixels; "
+            f"{value} is not (try {below} or {below + SIZE_MULTIPLE})."
+        ]
+    return []

@@ -1,0 +1,1 @@
+"""Qt-free, torch-free image library: files, metadata in the file, SQLite index, thumbnails."""
