@@ -69,6 +69,15 @@ class GenerationRequest:
             return self
         return dataclasses.replace(self, seed=secrets.randbelow(SEED_MAX + 1))
 
+    def per_image(self) -> list[GenerationRequest]:
+        """One request per image of the batch: image i uses seed + i, as other tools do."""
+        seed = self.with_seed().seed
+        assert seed is not None
+        return [
+            dataclasses.replace(self, seed=(seed + i) % (SEED_MAX + 1), batch=1)
+            for i in range(self.batch)
+        ]
+
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)
 

@@ -1,0 +1,44 @@
+"""The `studio` command: opens the app, or runs a subcommand headless on the same engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from studio import __version__
+    from studio.commands import gallery, generate, info
+
+    parser = _Parser(prog="studio", description="Text-to-image latent diffusion, with live previews.")
+    parser.add_argument("--version", action="version", version=f"Studio {__version__}")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="generate one image, save a PNG of the window, exit")
+    parser.add_argument("--prompt", help="prompt for --screenshot")
+    parser.add_argument("--seed", type=int, help="seed for --screenshot")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    for module in (generate, info, gallery):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args))
+    from studio import app
+
+    return app.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

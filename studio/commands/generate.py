@@ -1,0 +1,118 @@
+"""`studio generate`: one request, run headless; prints each PNG's path on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio.engine.request import DEFAULT_MODEL, GenerationRequest
+from studio.engine.schedulers import SCHEDULER_NAMES
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("generate", help="generate images from a prompt, without the window")
+    p.add_argument("--prompt", required=True, help="what to draw")
+    p.add_argument("--negative", default="", help="what to avoid")
+    p.add_argument("--seed", type=int, help="seed (random when left out)")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    p.add_argument("--size", help="WIDTHxHEIGHT, e.g. 512x512 (default: the model's)")
+    p.add_argument("--scheduler", help=f"one of: {', '.join(SCHEDULER_NAMES)}")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model folder or name (default: the built-in demo)")
+    p.add_argument("--batch", type=int, default=1, help="images to make, 1-16")
+    p.add_argument("--out", type=Path, help="folder for the PNGs (default: the gallery)")
+    p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.config.paths import StudioPaths
+    from studio.engine.errors import ModelError
+    from studio.engine.models import ModelRegistry
+
+    paths = StudioPaths.default()
+    registry = ModelRegistry(paths)
+    try:
+        entry = registry.resolve(args.model)
+    except ModelError as error:
+        return _bad(str(error))
+    try:
+        request = _request(args, entry.defaults)
+    except ValueError as error:
+        return _bad(str(error))
+    problems = request.problems()
+    if problems:
+        return _bad(" ".join(problems))
+    return _generate(request.replace(model=entry.id), args.out or paths.gallery_dir, args.device, paths)
+
+
+def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRequest:
+    base = GenerationRequest(prompt="")
+    width, height = defaults.get("width", base.width), defaults.get("height", base.height)
+    if args.size is not None:
+        match = _SIZE.match(args.size)
+        if not match:
+            raise ValueError(f"--size must look like 512x512, not {args.size!r}.")
+        width, height = int(match[1]), int(match[2])
+    return GenerationRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative,
+        seed=args.seed,
+        steps=args.steps if args.steps is not None else defaults.get("steps", base.steps),
+        guidance=args.guidance if args.guidance is not None else defaults.get("guidance", base.guidance),
+        width=width,
+        height=height,
+        scheduler=args.scheduler or defaults.get("scheduler", base.scheduler),
+        model=args.model,
+        batch=args.batch,
+    )
+
+
+def _generate(request: GenerationRequest, out: Path, device: str | None, paths: Any) -> int:
+    from tqdm import tqdm
+
+    from studio.engine.engine import Engine
+    from studio.engine.events import Event, Failed, Finished, Started, Step
+    from studio.engine.models import ModelRegistry
+    from studio.library.atomic import SaveError
+    from studio.library.store import save_image
+
+    bar: Any = None
+
+    def on_event(event: Event) -> None:
+        nonlocal bar
+        match event:
+            case Started(total=total):
+                bar = tqdm(total=total, unit="step", file=sys.stderr, desc="Generating", leave=False)
+            case Step():
+                bar.update(1)
+            case _:
+                if bar is not None:
+                    bar.close()
+
+    engine = Engine(ModelRegistry(paths), device=device)
+    outcome = engine.generate(request, on_event)
+    if isinstance(outcome, Failed):
+        print(f"studio generate: {outcome.message}", file=sys.stderr)
+        return 1
+    if not isinstance(outcome, Finished):
+        print("studio generate: cancelled", file=sys.stderr)
+        return 1
+    for image, image_request in zip(outcome.images, outcome.request.per_image(), strict=True):
+        try:
+            path = save_image(image, image_request, out, dated=False)
+        except SaveError as error:
+            print(f"studio generate: {error}", file=sys.stderr)
+            return 1
+        print(path, flush=True)
+    return 0
+
+
+def _bad(message: str) -> int:
+    print(f"studio generate: error: {message}", file=sys.stderr)
+    return 2

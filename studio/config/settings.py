@@ -1,0 +1,223 @@
+"""Typed user settings, stored as JSON with a schema version and ordered migrations.
+
+Qt-free and torch-free. A file that cannot be read is moved aside, never deleted; a file
+written by a newer Studio is copied aside before it is first overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+SCHEMA_VERSION = 2
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 kept the window geometry at the top level and the preview setting as a flat key.
+    out = dict(data)
+    window = dict(out.pop("window", {}) or {})
+    if "geometry" in out:
+        window.setdefault("geometry", out.pop("geometry"))
+    out["window"] = window
+    preview = dict(out.get("preview", {}) or {})
+    if "preview_every" in out:
+        preview.setdefault("every", out.pop("preview_every"))
+    out["preview"] = preview
+    return out
+
+
+# Index i upgrades a file of version i + 1 to version i + 2. Append only; never reorder.
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2,)
+
+
+@dataclass
+class WindowState:
+    geometry: str = ""  # base64 of QWidget.saveGeometry()
+    state: str = ""  # base64 of QMainWindow.saveState()
+    splitter: str = ""  # base64 of the main splitter's saveState()
+
+
+@dataclass
+class LastParameters:
+    """The controls as the user left them."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    random_seed: bool = True
+    steps: int | None = None  # None: the model's default
+    guidance: float | None = None
+    width: int | None = None
+    height: int | None = None
+    scheduler: str | None = None
+    model: str = ""
+    batch: int = 1
+
+
+@dataclass
+class PreviewSettings:
+    enabled: bool = True
+    every: int = 1  # show a preview every N steps
+    decoder: str = "auto"  # "auto", "linear", "tiny" or "vae"
+
+
+@dataclass
+class Settings:
+    schema_version: int = SCHEMA_VERSION
+    window: WindowState = field(default_factory=WindowState)
+    last: LastParameters = field(default_factory=LastParameters)
+    preview: PreviewSettings = field(default_factory=PreviewSettings)
+    gallery_dir: str | None = None  # None: the platform's default pictures folder
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> tuple[Settings, list[str]]:
+        """Settings from a migrated dict, plus a note for every value that was ignored."""
+        notes: list[str] = []
+        settings = Settings(
+            window=_section(WindowState, data.get("window"), "window", notes),
+            last=_section(LastParameters, data.get("last"), "last", notes),
+            preview=_section(PreviewSettings, data.get("preview"), "preview", notes),
+        )
+        gallery = data.get("gallery_dir")
+        if gallery is None or isinstance(gallery, str):
+            settings.gallery_dir = gallery or None
+        else:
+            notes.append(f"Ignored gallery_dir {gallery!r}: it is not a folder path.")
+        return settings, notes
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    notes: list[str]  # what could not be read, in words; empty when all went well
+
+
+def migrate(
+    data: dict[str, Any], migrations: Sequence[Migration] = MIGRATIONS
+) -> dict[str, Any]:
+    """Run every migration from the file's version up to the newest this code knows."""
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        version = 1
+    for step in migrations[version - 1 :]:
+        data = step(data)
+    data["schema_version"] = max(version, len(migrations) + 1)
+    return data
+
+
+def load_settings(path: Path) -> LoadedSettings:
+    """Settings from `path`; defaults when there is no file. Never raises for bad content."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LoadedSettings(Settings(), [])
+    except (OSError, UnicodeDecodeError) as exc:
+        return LoadedSettings(Settings(), [f"Could not read {path}: {exc}. Using defaults."])
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("the file does not hold a JSON object")
+    except ValueError as exc:
+        aside = _move_aside(path, "unreadable")
+        return LoadedSettings(
+            Settings(), [f"Settings file {path} is damaged ({exc}); kept it as {aside}."]
+        )
+    file_version = data.get("schema_version", 1)
+    notes: list[str] = []
+    if isinstance(file_version, int) and file_version > SCHEMA_VERSION:
+        aside = _copy_aside(path, f"v{file_version}")
+        notes.append(
+            f"Settings were written by a newer Studio (version {file_version}); "
+            f"read what this version knows and kept a copy as {aside}."
+        )
+    settings, more = Settings.from_dict(migrate(data))
+    settings.schema_version = SCHEMA_VERSION
+    return LoadedSettings(settings, notes + more)
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write atomically: a temporary file in the same folder, fsync, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = settings.to_dict()
+    data["schema_version"] = SCHEMA_VERSION
+    payload = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+T = TypeVar("T")
+
+
+def _section(cls: type[T], raw: object, name: str, notes: list[str]) -> T:
+    """Build one dataclass section, keeping every value whose type fits the field."""
+    default = cls()
+    if raw is None:
+        return default
+    if not isinstance(raw, Mapping):
+        notes.append(f"Ignored the {name!r} settings: expected an object, found {raw!r}.")
+        return default
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(default):  # type: ignore[arg-type]
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        if _fits(value, getattr(default, f.name), f.type):
+            values[f.name] = value
+        else:
+            notes.append(f"Ignored {name}.{f.name} = {value!r}: wrong kind of value.")
+    return dataclasses.replace(default, **values)  # type: ignore[type-var]
+
+
+def _fits(value: object, default: object, annotation: object) -> bool:
+    optional = isinstance(annotation, str) and "None" in annotation
+    if value is None:
+        return optional or default is None
+    text = str(annotation)
+    if isinstance(value, bool):
+        return "bool" in text
+    if isinstance(value, int):
+        return "int" in text or "float" in text
+    if isinstance(value, float):
+        return "float" in text and value == value
+    if isinstance(value, str):
+        return "str" in text
+    return False
+
+
+def _move_aside(path: Path, label: str) -> Path:
+    aside = path.with_name(f"{path.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, aside)
+    except OSError:
+        return path
+    return aside
+
+
+def _copy_aside(path: Path, label: str) -> Path:
+    aside = path.with_name(f"{path.name}.{label}.bak")
+    if not aside.exists():
+        try:
+            aside.write_bytes(path.read_bytes())
+        except OSError:
+            return path
+    return aside

@@ -1,0 +1,167 @@
+"""Stage 2: text encoder and UNet, trained jointly on precomputed latents (v-prediction)."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler, UNet2DConditionModel
+from tqdm import tqdm
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from studio.demo import checkpoint, configs, shapes, tokenizer, train_vae
+
+DATASET_SIZE = 16384
+BATCH = 64
+LR = 6e-4
+WARMUP = 200
+CAPTION_DROPOUT = 0.1
+EMA_DECAY = 0.999
+
+
+def build_text_encoder(tok: CLIPTokenizer) -> CLIPTextModel:
+    cfg = configs.text_encoder(len(tok), tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+    return CLIPTextModel(CLIPTextConfig(**cfg))
+
+
+def encode_ids(tok: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
+    enc = tok(texts, padding="max_length", truncation=True, max_length=configs.MAX_TOKENS,
+              return_tensors="pt")
+    ids: torch.Tensor = enc.input_ids
+    return ids
+
+
+def prepare(out: Path, seed: int, tok: CLIPTokenizer) -> dict[str, torch.Tensor]:
+    """Latents (mean of the posterior) and token ids of a fixed training set, cached."""
+    path = out / "latents.pt"
+    cached = checkpoint.load(path)
+    if cached is not None:
+        return cached
+    vae = train_vae.load_trained(out)
+    stream = shapes.training_samples(seed + 1)
+    latents, captions = [], []
+    with torch.no_grad():
+        for _ in tqdm(range(DATASET_SIZE // 128), desc="latents", mininterval=5):
+            batch = [next(stream) for _ in range(128)]
+            x = train_vae.to_tensor([s.image for s in batch])
+            latents.append(vae.encode(x).latent_dist.mean)
+            captions += [s.caption for s in batch]
+    lat = torch.cat(latents)
+    std = float(lat.std())
+    data = {"latents": lat, "ids": encode_ids(tok, captions), "scale": torch.tensor(1.0 / std)}
+    checkpoint.save(path, data)
+    print(f"latents: {tuple(lat.shape)}, std {std:.4f}, scaling_factor {1.0 / std:.4f}")
+    return data
+
+
+class Trainer:
+    def __init__(self, seed: int, total_steps: int) -> None:
+        torch.manual_seed(seed)
+        self.tok = tokenizer.build()
+        self.text = build_text_encoder(self.tok)
+        self.unet = UNet2DConditionModel(**configs.UNET)
+        self.ema_text = copy.deepcopy(self.text).requires_grad_(False)
+        self.ema_unet = copy.deepcopy(self.unet).requires_grad_(False)
+        params = list(self.text.parameters()) + list(self.unet.parameters())
+        self.opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.01)
+        self.noise = DDPMScheduler(**configs.SCHEDULER)
+        self.empty = encode_ids(self.tok, [""])
+        self.total = total_steps
+        self.step = 0
+
+    def state(self) -> dict:
+        return {"text": self.text.state_dict(), "unet": self.unet.state_dict(),
+                "ema_text": self.ema_text.state_dict(), "ema_unet": self.ema_unet.state_dict(),
+                "opt": self.opt.state_dict(), "step": self.step,
+                "torch_rng": torch.get_rng_state()}
+
+    def load(self, state: dict) -> None:
+        self.text.load_state_dict(state["text"])
+        self.unet.load_state_dict(state["unet"])
+        self.ema_text.load_state_dict(state["ema_text"])
+        self.ema_unet.load_state_dict(state["ema_unet"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def lr(self) -> float:
+        warm = min(1.0, (self.step + 1) / WARMUP)
+        cos = 0.5 * (1 + math.cos(math.pi * min(1.0, self.step / self.total)))
+        return LR * warm * (0.05 + 0.95 * cos)
+
+    def train_step(self, latents: torch.Tensor, ids: torch.Tensor) -> float:
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr()
+        drop = torch.rand(ids.shape[0]) < CAPTION_DROPOUT
+        ids = torch.where(drop[:, None], self.empty, ids)
+        noise = torch.randn_like(latents)
+        t = torch.randint(0, self.noise.config.num_train_timesteps, (latents.shape[0],))
+        noisy = self.noise.add_noise(latents, noise, t)
+        target = self.noise.get_velocity(latents, noise, t)
+        cond = self.text(ids).last_hidden_state
+        pred = self.unet(noisy, t, cond).sample
+        # Plain v-loss: min-SNR weights would zero out the last timestep, the very one where
+        # the background color has to come from the prompt.
+        loss = F.mse_loss(pred, target)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(
+            list(self.text.parameters()) + list(self.unet.parameters()), 1.0)
+        self.opt.step()
+        self.step += 1
+        self._ema()
+        return float(loss)
+
+    @torch.no_grad()
+    def _ema(self) -> None:
+        d = min(EMA_DECAY, (1 + self.step) / (10 + self.step))
+        for ema, live in ((self.ema_text, self.text), (self.ema_unet, self.unet)):
+            for pe, pl in zip(ema.parameters(), live.parameters(), strict=True):
+                pe.lerp_(pl, 1 - d)
+
+
+def train(args: argparse.Namespace) -> None:
+    from studio.demo import evaluate, export
+
+    out: Path = args.out
+    tr = Trainer(args.seed, args.steps)
+    data = prepare(out, args.seed, tr.tok)
+    latents = data["latents"] * data["scale"]
+    ids = data["ids"]
+    state = checkpoint.load(out / "diffusion.pt")
+    if state is not None:
+        tr.load(state)
+        print(f"diffusion: resumed at step {tr.step}")
+    if tr.step >= args.steps:
+        return
+    gen = torch.Generator().manual_seed(args.seed * 7919 + tr.step)
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
+    last_save = last_export = time.monotonic()
+    avg = None
+    bar = tqdm(total=args.steps, initial=tr.step, desc="diffusion", mininterval=10)
+    while tr.step < args.steps:
+        idx = torch.randint(0, latents.shape[0], (BATCH,), generator=gen)
+        loss = tr.train_step(latents[idx], ids[idx])
+        avg = loss if avg is None else 0.99 * avg + 0.01 * loss
+        bar.update(1)
+        bar.set_postfix(loss=f"{avg:.4f}", lr=f"{tr.lr():.1e}", refresh=False)
+        now = time.monotonic()
+        finished = tr.step >= args.steps or now > deadline
+        if now - last_save > 240 or finished:
+            checkpoint.save(out / "diffusion.pt", {**tr.state(), "loss": avg})
+            last_save = now
+        if (now - last_export > args.export_every * 60) and not finished:
+            print(f"\ndiffusion: step {tr.step}, loss {avg:.4f}: exporting", flush=True)
+            export.export(out, args.model)
+            evaluate.quick_report(args.model)
+            last_export = time.monotonic()
+        if now > deadline:
+            print(f"diffusion: time budget reached at step {tr.step}; run again to resume")
+            break
+    bar.close()
+    print(f"diffusion: step {tr.step}, loss {avg:.4f}")

@@ -1,0 +1,153 @@
+"""The denoising run: request in, events out. Runs on whatever thread calls it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from studio.engine.cancel import CancelToken
+from studio.engine.errors import describe_failure
+from studio.engine.events import Cancelled, EventSink, Failed, Finished, Outcome, Started, Step
+from studio.engine.models import ModelEntry, ModelRegistry
+from studio.engine.previews.previewer import PreviewSettings
+from studio.engine.request import GenerationRequest, check
+
+
+class _Stop(Exception):
+    """Raised from the step callback to leave the pipeline before its final VAE decode."""
+
+    def __init__(self, steps_done: int) -> None:
+        super().__init__(steps_done)
+        self.steps_done = steps_done
+
+
+class Engine:
+    """Owns the device and the loaded pipelines. One run at a time."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        cache_size: int = 1,
+        previews: PreviewSettings | None = None,
+    ) -> None:
+        self.registry = registry
+        self._device_choice = device
+        self._dtype_choice = dtype
+        self._cache_size = cache_size
+        self._cache: Any = None
+        self._base_schedulers: dict[str, Any] = {}
+        self._previewers: dict[str, Any] = {}
+        self.preview_settings = previews or PreviewSettings()
+
+    def warm_up(self) -> None:
+        """Import torch and diffusers now, so the first run does not pay for it."""
+        import diffusers  # noqa: F401
+        import torch  # noqa: F401
+
+        from studio.engine.loading import PipelineCache
+
+        if self._cache is None:
+            self._cache = PipelineCache(self._cache_size)
+
+    @property
+    def device(self) -> str:
+        from studio.engine.device import pick_device
+
+        return pick_device(self._device_choice)
+
+    @property
+    def dtype(self) -> Any:
+        from studio.engine.device import pick_dtype
+
+        return pick_dtype(self.device, self._dtype_choice)
+
+    def generate(
+        self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken | None = None
+    ) -> Outcome:
+        """Run `request`, emitting Started, a Step per denoising step, then the outcome.
+
+        An invalid request raises InvalidRequest before anything starts; everything that
+        goes wrong after that becomes a Failed event.
+        """
+        request = check(request).with_seed()
+        cancel = cancel or CancelToken()
+        on_event(Started(request, request.steps))
+        outcome: Outcome
+        try:
+            outcome = self._run(request, on_event, cancel)
+        except _Stop as stop:
+            outcome = Cancelled(request, stop.steps_done)
+        except Exception as error:
+            message, details = describe_failure(error)
+            outcome = Failed(request, message, details)
+        on_event(outcome)
+        return outcome
+
+    def pipeline_for(self, entry: ModelEntry) -> Any:
+        self.warm_up()
+        pipe = self._cache.get(entry.path, self.device, self.dtype)
+        key = str(entry.path)
+        if key not in self._base_schedulers:
+            self._base_schedulers[key] = pipe.scheduler.config
+        return pipe
+
+    def _run(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
+        import torch
+
+        from studio.engine.previews.x0 import X0Capture
+        from studio.engine.scheduling import build_scheduler
+
+        started = time.perf_counter()
+        if cancel.cancelled:
+            raise _Stop(0)
+        entry = self.registry.resolve(request.model)
+        pipe = self.pipeline_for(entry)
+        previewer = self._previewer(entry, pipe)
+        scheduler = build_scheduler(request.scheduler, self._base_schedulers[str(entry.path)])
+        capture = X0Capture(scheduler)
+        pipe.scheduler = scheduler
+        film: list[Any] = []
+        seeds = [r.seed for r in request.per_image()]
+
+        def on_step_end(pipe_: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            x0 = capture.take()
+            total = len(pipe_.scheduler.timesteps)
+            t0 = time.perf_counter()
+            preview = None
+            if x0 is not None and previewer.wants(i + 1, total):
+                preview = previewer.preview(x0)
+                film.append(preview)
+            cost = time.perf_counter() - t0
+            on_event(Step(i + 1, total, time.perf_counter() - started, preview, cost))
+            if cancel.cancelled:
+                raise _Stop(i + 1)
+            return {}
+
+        result = pipe(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            width=request.width,
+            height=request.height,
+            num_images_per_prompt=request.batch,
+            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds if s is not None],
+            callback_on_step_end=on_step_end,
+            output_type="pil",
+        )
+        elapsed = time.perf_counter() - started
+        return Finished(request.replace(model=entry.id), list(result.images), elapsed, film)
+
+    def _previewer(self, entry: ModelEntry, pipe: Any) -> Any:
+        from studio.engine.previews.previewer import make_previewer
+
+        key = str(entry.path)
+        cached = self._previewers.get(key)
+        if cached is None or cached.settings != self.preview_settings:
+            cached = make_previewer(entry.family, pipe, self.preview_settings)
+            self._previewers[key] = cached
+        return cached
+

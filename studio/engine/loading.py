@@ -1,0 +1,158 @@
+"""Loading diffusers text-to-image pipelines from local folders, offline, and caching them."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from studio.engine.errors import ModelError
+
+TEXT_TO_IMAGE_PIPELINES = (
+    "StableDiffusionPipeline",
+    "StableDiffusionXLPipeline",
+    "StableDiffusion3Pipeline",
+    "FluxPipeline",
+)
+_WEIGHT_NAMES = (
+    "diffusion_pytorch_model.safetensors",
+    "model.safetensors",
+    "diffusion_pytorch_model.fp16.safetensors",
+    "model.fp16.safetensors",
+)
+_PICKLE_NAMES = ("diffusion_pytorch_model.bin", "pytorch_model.bin")
+_CONFIG_ONLY = {"scheduler", "tokenizer", "tokenizer_2", "tokenizer_3", "feature_extractor"}
+
+
+def check_model_folder(folder: Path) -> dict[str, Any]:
+    """The folder's model_index.json if the folder looks loadable, else ModelError saying why.
+
+    Reads only JSON and safetensors headers, so a broken folder fails fast and by name.
+    """
+    if not folder.exists():
+        raise ModelError(f"The model folder {folder} does not exist.")
+    if not folder.is_dir():
+        raise ModelError(f"{folder} is a file, not a model folder (a folder with model_index.json).")
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        raise ModelError(
+            f"{folder} is not a diffusers model folder: it has no model_index.json."
+        )
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{index_file} is damaged and cannot be read: {error}") from None
+    if not isinstance(index, dict):
+        raise ModelError(f"{index_file} is damaged: it does not describe a pipeline.")
+    pipeline = index.get("_class_name")
+    if pipeline not in TEXT_TO_IMAGE_PIPELINES:
+        raise ModelError(
+            f"{folder.name} is a {pipeline or 'unknown'} model; Studio runs these text-to-image "
+            f"pipelines: {', '.join(TEXT_TO_IMAGE_PIPELINES)}."
+        )
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        _check_component(folder, name)
+    return index
+
+
+def _check_component(folder: Path, name: str) -> None:
+    sub = folder / name
+    if not sub.is_dir():
+        raise ModelError(f"The model {folder.name} is incomplete: the {name}/ folder is missing.")
+    if name in _CONFIG_ONLY:
+        if not any(sub.iterdir()):
+            raise ModelError(f"The model {folder.name} is incomplete: {name}/ is empty.")
+        return
+    if not (sub / "config.json").is_file():
+        raise ModelError(f"The model {folder.name} is incomplete: {name}/config.json is missing.")
+    weights = [sub / w for w in _WEIGHT_NAMES if (sub / w).is_file()]
+    weights += sorted(sub.glob("*.safetensors.index.json"))
+    if not weights:
+        if any((sub / p).is_file() for p in _PICKLE_NAMES):
+            raise ModelError(
+                f"The model {folder.name} stores {name} as a pickle (.bin) file, which can run "
+                "code when loaded. Studio loads safetensors only; convert it to .safetensors."
+            )
+        raise ModelError(f"The model {folder.name} is incomplete: {name}/ has no weights file.")
+    for file in weights:
+        if file.name.endswith(".safetensors"):
+            _check_safetensors(folder, file)
+
+
+def _check_safetensors(folder: Path, file: Path) -> None:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            handle.keys()
+    except Exception as error:  # safetensors raises several types for damaged files
+        rel = file.relative_to(folder)
+        raise ModelError(
+            f"The weights file {rel} of the model {folder.name} is damaged ({error}). "
+            "Download or copy it again."
+        ) from None
+
+
+class PipelineCache:
+    """Loaded pipelines, keyed by (model folder, device, dtype), least recently used first out."""
+
+    def __init__(self, capacity: int = 1) -> None:
+        self.capacity = max(1, capacity)
+        self._pipes: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+
+    def get(self, folder: Path, device: str, dtype: Any) -> Any:
+        key = (str(folder.resolve()), device, str(dtype))
+        if key in self._pipes:
+            self._pipes.move_to_end(key)
+            return self._pipes[key]
+        pipe = load_pipeline(folder, device, dtype)
+        self._pipes[key] = pipe
+        while len(self._pipes) > self.capacity:
+            _, evicted = self._pipes.popitem(last=False)
+            _free(evicted)
+        return pipe
+
+    def __len__(self) -> int:
+        return len(self._pipes)
+
+    def clear(self) -> None:
+        while self._pipes:
+            _free(self._pipes.popitem()[1])
+
+
+def load_pipeline(folder: Path, device: str, dtype: Any) -> Any:
+    """A text-to-image pipeline from a local folder, offline, without a safety checker."""
+    index = check_model_folder(folder)
+    import diffusers
+
+    cls = getattr(diffusers, index["_class_name"])
+    kwargs: dict[str, Any] = {
+        "dtype": dtype,
+        "local_files_only": True,
+        "use_safetensors": True,
+    }
+    if "safety_checker" in index:
+        kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    try:
+        pipe = cls.from_pretrained(str(folder), **kwargs)
+    except ModelError:
+        raise
+    except Exception as error:
+        raise ModelError(f"The model {folder.name} could not be loaded: {error}") from error
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _free(pipe: Any) -> None:
+    import gc
+
+    import torch
+
+    del pipe
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,20 @@
+"""Building diffusers schedulers from Studio's friendly names (imports diffusers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from studio.engine.schedulers import spec
+
+
+def build_scheduler(name: str, config: Any) -> Any:
+    """A scheduler named `name`, built on a model's own scheduler config.
+
+    The model's training schedule (betas, prediction type, spacing, zero terminal SNR)
+    is kept; only the sampler changes.
+    """
+    import diffusers
+
+    s = spec(name)
+    cls = getattr(diffusers, s.diffusers_class)
+    return cls.from_config(config, **s.options)

@@ -1,0 +1,115 @@
+"""Atomic file writes: a temporary file in the same folder, fsync, rename, fsync the folder.
+
+A crash or a full disk leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+
+class SaveError(Exception):
+    """A file could not be written; the message says why in words a person reads.
+
+    `image` is the unsaved image when there is one, so that it can be saved elsewhere.
+    """
+
+    def __init__(self, message: str, errno: int | None = None, image: object = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.image = image
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, replace: bool = True) -> Path:
+    """Write `data` to `path` atomically and return the path written.
+
+    With `replace=False` an existing file is never overwritten: a suffix " (2)", " (3)"...
+    is added instead. With `durable=False` nothing is fsynced (for caches).
+    Raises SaveError; no temporary file is left behind.
+    """
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=folder)
+    except OSError as exc:
+        raise SaveError(describe_os_error(exc, path), exc.errno) from exc
+    tmp = Path(tmp_name)
+    try:
+        try:
+            _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        final = _move_into_place(tmp, path, replace)
+        if durable:
+            fsync_dir(folder)
+        return final
+    except SaveError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # our own temporary file, never a user's image
+        raise SaveError(describe_os_error(exc, path), exc.errno) from exc
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def describe_os_error(exc: OSError, path: Path) -> str:
+    """A sentence that tells a person why `path` could not be written."""
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        why = "there is not enough space on the disk"
+    elif code in (errno.EACCES, errno.EPERM):
+        why = "Studio has no permission to write there"
+    elif code == errno.EROFS:
+        why = "the disk is read-only"
+    elif code in (errno.ENOTDIR, errno.ENOENT):
+        why = "the folder does not exist or is not a folder"
+    else:
+        why = exc.strerror or str(exc)
+    return f"Could not write {path}: {why}."
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _move_into_place(tmp: Path, path: Path, replace: bool) -> Path:
+    if replace:
+        os.replace(tmp, path)
+        return path
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.stem} ({n}){path.suffix}")
+        try:
+            os.link(tmp, candidate)  # fails if the name exists: no race with another writer
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            if candidate.exists():  # a file system without hard links
+                continue
+            os.replace(tmp, candidate)
+            return candidate
+        tmp.unlink()
+        return candidate
+    raise SaveError(f"Could not find a free file name for {path}.", errno.EEXIST)

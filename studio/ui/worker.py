@@ -1,0 +1,166 @@
+"""The GPU worker: one QObject on one QThread that owns the engine.
+
+Requests arrive as queued signals; the engine's events go back as signals carrying plain
+Python and numpy objects. Nothing here touches a widget, a QImage or a QPixmap.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from studio.engine.cancel import CancelToken
+from studio.engine.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
+from studio.engine.request import GenerationRequest
+
+EngineFactory = Callable[[], Any]  # returns an object with warm_up() and generate(...)
+ImageSaver = Callable[[Any, GenerationRequest], Path]
+
+
+class LatestValue:
+    """A one-slot mailbox between threads: a newer value replaces an unread one.
+
+    This is how previews are throttled: however fast the worker makes them, the GUI
+    thread is told once and paints only the newest.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._full = False
+
+    def put(self, value: Any) -> bool:
+        """Store `value`; True when the slot was empty, i.e. the reader must be told."""
+        with self._lock:
+            was_empty = not self._full
+            self._value, self._full = value, True
+            return was_empty
+
+    def take(self) -> Any:
+        with self._lock:
+            value, self._value, self._full = self._value, None, False
+            return value
+
+
+class GenerationWorker(QObject):
+    """Runs requests on its own thread.
+
+    Signals:
+        ready(str): the engine is loaded; the text names the device.
+        warm_up_failed(str, str): the engine could not load (message, details).
+        started(object, int): request with its seed resolved, step total.
+        progress(int, int, float): step index (1-based), total, seconds elapsed.
+        preview_ready(): a new preview waits in `previews` (take it on the GUI thread).
+        finished(object, list, list, float): request, images as HxWx3 uint8 arrays,
+            saved paths (str, or "" where saving failed), seconds.
+        saved(str): one image was written to disk.
+        save_failed(str): an image could not be written; the message says why.
+        cancelled(object, int): request, steps done.
+        failed(object, str, str): request, message for a person, details.
+        idle(): the current request is done, whatever its outcome.
+    """
+
+    ready = Signal(str)
+    warm_up_failed = Signal(str, str)
+    started = Signal(object, int)
+    progress = Signal(int, int, float)
+    preview_ready = Signal()
+    finished = Signal(object, object, object, float)
+    saved = Signal(str)
+    save_failed = Signal(str)
+    cancelled = Signal(object, int)
+    failed = Signal(object, str, str)
+    idle = Signal()
+
+    def __init__(self, make_engine: EngineFactory, save_image: ImageSaver) -> None:
+        super().__init__()
+        self._make_engine = make_engine
+        self._save_image = save_image
+        self._engine: Any = None
+        self._load_error: tuple[str, str] | None = None
+        self.previews = LatestValue()  # (preview array, index, total)
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Build the engine and import torch and diffusers, on this worker's thread."""
+        try:
+            engine = self._make_engine()
+            engine.warm_up()
+        except Exception as error:
+            message = f"The generation engine could not start: {type(error).__name__}: {error}"
+            self._load_error = (message, traceback.format_exc())
+            self.warm_up_failed.emit(*self._load_error)
+            return
+        self._engine = engine
+        self.ready.emit(_device_text(engine))
+
+    @Slot(object, object)
+    def run(self, request: GenerationRequest, cancel: CancelToken) -> None:
+        try:
+            self._run(request, cancel)
+        finally:
+            self.idle.emit()
+
+    def _run(self, request: GenerationRequest, cancel: CancelToken) -> None:
+        if cancel.cancelled:
+            self.cancelled.emit(request, 0)
+            return
+        if self._engine is None:
+            message, details = self._load_error or ("The engine is not loaded.", "")
+            self.failed.emit(request, message, details)
+            return
+        try:
+            outcome: Outcome = self._engine.generate(request, self._on_event, cancel)
+        except Exception as error:
+            # InvalidRequest or a bug in the engine: it still ends as a failed run
+            problems = getattr(error, "problems", None)
+            message = " ".join(problems) if problems else f"{type(error).__name__}: {error}"
+            self.failed.emit(request, message, traceback.format_exc())
+            return
+        match outcome:
+            case Finished():
+                self._deliver(outcome)
+            case Cancelled(request=done, steps_done=steps):
+                self.cancelled.emit(done, steps)
+            case Failed(request=done, message=message, details=details):
+                self.failed.emit(done, message, details)
+
+    def _on_event(self, event: Event) -> None:
+        match event:
+            case Started(request=request, total=total):
+                self.previews.take()  # a stale preview from an earlier run is not shown
+                self.started.emit(request, total)
+            case Step(index=index, total=total, elapsed=elapsed, preview=preview):
+                if preview is not None and self.previews.put((preview, index, total)):
+                    self.preview_ready.emit()
+                self.progress.emit(index, total, elapsed)
+            case _:
+                pass  # the outcome is handled from generate()'s return value
+
+    def _deliver(self, outcome: Finished) -> None:
+        arrays: list[np.ndarray] = []
+        paths: list[str] = []
+        for image in outcome.images:
+            arrays.append(np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8)))
+            try:
+                path = str(self._save_image(image, outcome.request))
+            except Exception as error:
+                self.save_failed.emit(f"The image could not be saved: {error}")
+                path = ""
+            else:
+                self.saved.emit(path)
+            paths.append(path)
+        self.finished.emit(outcome.request, arrays, paths, outcome.elapsed)
+
+
+def _device_text(engine: Any) -> str:
+    try:
+        return str(engine.device)
+    except Exception:
+        return "unknown device"
