@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     problems = request.problems()
     if problems:
         return _bad(" ".join(problems))
-    return _generate(request.replace(model=entry.id), args.out or paths.gallery_dir, args.device, paths)
+    out = args.out or paths.gallery_dir
+    return _generate(request.replace(model=entry.id), out, args.out is None, args.device, paths)
 
 
 def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRequest:
@@ -73,14 +74,15 @@ def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRe
     )
 
 
-def _generate(request: GenerationRequest, out: Path, device: str | None, paths: Any) -> int:
+def _generate(
+    request: GenerationRequest, out: Path, out_is_gallery: bool, device: str | None, paths: Any
+) -> int:
     from tqdm import tqdm
 
     from studio.engine.engine import Engine
     from studio.engine.events import Event, Failed, Finished, Started, Step
     from studio.engine.models import ModelRegistry
     from studio.library.atomic import SaveError
-    from studio.library.store import save_image
 
     bar: Any = None
 
@@ -105,12 +107,26 @@ def _generate(request: GenerationRequest, out: Path, device: str | None, paths: 
         return 1
     for image, image_request in zip(outcome.images, outcome.request.per_image(), strict=True):
         try:
-            path = save_image(image, image_request, out, dated=False)
+            path = _save(image, image_request, out, dated=out_is_gallery)
         except SaveError as error:
             print(f"studio generate: {error}", file=sys.stderr)
             return 1
         print(path, flush=True)
     return 0
+
+
+def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool) -> Path:
+    """Into the gallery's dated folders, or straight into the folder the user named."""
+    from datetime import datetime
+
+    from studio.library.atomic import write_atomic
+    from studio.library.store import encode_png, file_name, save_image
+
+    if dated:
+        return save_image(image, request, out)
+    moment = datetime.now().astimezone()
+    data = encode_png(image, request, created=moment.timestamp())
+    return write_atomic(out / file_name(request, moment), data, replace=False)
 
 
 def _bad(message: str) -> int:

@@ -43,6 +43,7 @@ SCHEDULER: dict[str, Any] = {
     "prediction_type": "v_prediction",
     "rescale_betas_zero_snr": True,
     "timestep_spacing": "trailing",
+    "steps_offset": 1,
 }
 
 

@@ -38,8 +38,14 @@ def build_pipeline(out: Path) -> StableDiffusionPipeline:
     unet.load_state_dict(state["ema_unet"])
     scheduler = EulerDiscreteScheduler(**configs.SCHEDULER)
     return StableDiffusionPipeline(
-        vae=vae, text_encoder=text.eval(), tokenizer=tok, unet=unet.eval(), scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=vae,
+        text_encoder=text.eval(),
+        tokenizer=tok,
+        unet=unet.eval(),
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
 
 
@@ -55,8 +61,13 @@ def export(out: Path, folder: Path) -> Path:
     studio = {
         "name": "Shapes demo",
         "description": DESCRIPTION,
-        "defaults": {"steps": 20, "guidance": guidance_for(out), "width": 64, "height": 64,
-                     "scheduler": "Euler"},
+        "defaults": {
+            "steps": 20,
+            "guidance": guidance_for(out),
+            "width": 64,
+            "height": 64,
+            "scheduler": "Euler",
+        },
     }
     (tmp / "studio.json").write_text(json.dumps(studio, indent=2) + "\n", encoding="utf-8")
     old = folder.with_name(folder.name + ".old")

@@ -85,9 +85,7 @@ def caption_words() -> list[str]:
 
 
 def all_combos() -> list[Combo]:
-    return [
-        (c, b, s) for c in COLOR_NAMES for b in COLOR_NAMES if c != b for s in SHAPES
-    ]
+    return [(c, b, s) for c in COLOR_NAMES for b in COLOR_NAMES if c != b for s in SHAPES]
 
 
 def _pick_held_out() -> frozenset[Combo]:

@@ -5,6 +5,7 @@ Any other text still tokenizes (byte by byte), so no prompt can fail to encode.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tempfile
@@ -43,7 +44,7 @@ def vocab_and_merges(words: list[str]) -> tuple[dict[str, int], list[tuple[str, 
     for word in words:
         # Start from what the merges so far make of the word, then join the pieces left to
         # right; later merges rank lower, so they never change how earlier words split.
-        parts = _apply(list(word[:-1]) + [word[-1] + "</w>"], merges)
+        parts = _apply([*list(word[:-1]), word[-1] + "</w>"], merges)
         while len(parts) > 1:
             merged = parts[0] + parts[1]
             merges.append((parts[0], parts[1]))
@@ -58,7 +59,9 @@ def vocab_and_merges(words: list[str]) -> tuple[dict[str, int], list[tuple[str, 
 def _apply(parts: list[str], merges: list[tuple[str, str]]) -> list[str]:
     rank = {m: i for i, m in enumerate(merges)}
     while len(parts) > 1:
-        pairs = [(rank.get((a, b), len(rank)), i) for i, (a, b) in enumerate(zip(parts, parts[1:]))]
+        pairs = [
+            (rank.get((a, b), len(rank)), i) for i, (a, b) in enumerate(itertools.pairwise(parts))
+        ]
         best, i = min(pairs)
         if best == len(rank):
             break

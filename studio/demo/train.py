@@ -25,7 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="exported model folder")
     p.add_argument("--minutes", type=float, default=None, help="stop this run after N minutes")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vae-steps", type=int, default=800)
+    p.add_argument("--vae-steps", type=int, default=400)
     p.add_argument("--steps", type=int, default=9000, help="diffusion training steps")
     p.add_argument("--export-every", type=float, default=15.0, help="minutes between exports")
     p.add_argument("--threads", type=int, default=2)
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage in ("eval", "all"):
         from studio.demo import evaluate
 
-        evaluate.main_report(args.model)
+        evaluate.main_report(args.model, args.out)
     return 0
 
 

@@ -30,8 +30,13 @@ def build_text_encoder(tok: CLIPTokenizer) -> CLIPTextModel:
 
 
 def encode_ids(tok: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
-    enc = tok(texts, padding="max_length", truncation=True, max_length=configs.MAX_TOKENS,
-              return_tensors="pt")
+    enc = tok(
+        texts,
+        padding="max_length",
+        truncation=True,
+        max_length=configs.MAX_TOKENS,
+        return_tensors="pt",
+    )
     ids: torch.Tensor = enc.input_ids
     return ids
 
@@ -75,10 +80,15 @@ class Trainer:
         self.step = 0
 
     def state(self) -> dict:
-        return {"text": self.text.state_dict(), "unet": self.unet.state_dict(),
-                "ema_text": self.ema_text.state_dict(), "ema_unet": self.ema_unet.state_dict(),
-                "opt": self.opt.state_dict(), "step": self.step,
-                "torch_rng": torch.get_rng_state()}
+        return {
+            "text": self.text.state_dict(),
+            "unet": self.unet.state_dict(),
+            "ema_text": self.ema_text.state_dict(),
+            "ema_unet": self.ema_unet.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "torch_rng": torch.get_rng_state(),
+        }
 
     def load(self, state: dict) -> None:
         self.text.load_state_dict(state["text"])
@@ -111,7 +121,8 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(
-            list(self.text.parameters()) + list(self.unet.parameters()), 1.0)
+            list(self.text.parameters()) + list(self.unet.parameters()), 1.0
+        )
         self.opt.step()
         self.step += 1
         self._ema()

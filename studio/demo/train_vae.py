@@ -60,7 +60,11 @@ def train(out: Path, steps: int, seed: int, minutes: float | None) -> Autoencode
     for step in bar:
         if step % 100 == 0 and step != start:
             stream = shapes.training_samples(seed * 1000 + step)
-        lr = LR * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        lr = (
+            LR
+            * min(1.0, (step + 1) / 50)
+            * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        )
         for g in opt.param_groups:
             g["lr"] = lr
         x = _batch(stream, BATCH)
@@ -75,9 +79,16 @@ def train(out: Path, steps: int, seed: int, minutes: float | None) -> Autoencode
         now = time.monotonic()
         done = step + 1
         if now - last_save > 180 or done == steps or now > deadline:
-            checkpoint.save(path, {"model": vae.state_dict(), "opt": opt.state_dict(),
-                                   "step": done, "torch_rng": torch.get_rng_state(),
-                                   "loss": loss.item()})
+            checkpoint.save(
+                path,
+                {
+                    "model": vae.state_dict(),
+                    "opt": opt.state_dict(),
+                    "step": done,
+                    "torch_rng": torch.get_rng_state(),
+                    "loss": loss.item(),
+                },
+            )
             last_save = now
             if now > deadline:
                 print(f"vae: time budget reached at step {done}; run again to resume")

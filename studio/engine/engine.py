@@ -44,8 +44,16 @@ class Engine:
 
     def warm_up(self) -> None:
         """Import torch and diffusers now, so the first run does not pay for it."""
-        import diffusers  # noqa: F401
+        import diffusers
         import torch  # noqa: F401
+        import transformers
+
+        # Studio reports progress and problems itself; the libraries' own bars and notices
+        # would only clutter the terminal and the log.
+        diffusers.utils.logging.set_verbosity_error()
+        diffusers.utils.logging.disable_progress_bar()
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
 
         from studio.engine.loading import PipelineCache
 

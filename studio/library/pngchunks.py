@@ -43,9 +43,9 @@ class RawChunk:
     data: bytes
 
 
-def iter_chunks(fh: BinaryIO, file_size: int, *, skip_kinds: tuple[bytes, ...] = ()) -> Iterator[
-    tuple[bytes, int, bytes | None]
-]:
+def iter_chunks(
+    fh: BinaryIO, file_size: int, *, skip_kinds: tuple[bytes, ...] = ()
+) -> Iterator[tuple[bytes, int, bytes | None]]:
     """(kind, length, data) for each chunk; data is None for kinds in `skip_kinds` (not read).
 
     Raises UnreadableImage for a bad signature, a chunk running past the end, or a missing IEND.
@@ -72,7 +72,9 @@ def iter_chunks(fh: BinaryIO, file_size: int, *, skip_kinds: tuple[bytes, ...] =
             data = fh.read(length)
             crc = fh.read(4)
             if struct.unpack(">I", crc)[0] != zlib.crc32(kind + data):
-                raise UnreadableImage(f"The PNG file is damaged (bad checksum in a {_name(kind)} chunk).")
+                raise UnreadableImage(
+                    f"The PNG file is damaged (bad checksum in a {_name(kind)} chunk)."
+                )
             yield kind, length, data
         offset = end
         if kind == b"IEND":
@@ -115,7 +117,9 @@ def read_png_metadata(path: Path, *, max_private: int = MAX_PRIVATE_CHUNK) -> Pn
                 if text_total > MAX_TEXT_TOTAL:
                     raise UnreadableImage("The text in this PNG is larger than Studio reads.")
                 if key in result.texts:
-                    result.problems.append(f"The text chunk {key!r} appears twice; the first is used.")
+                    result.problems.append(
+                        f"The text chunk {key!r} appears twice; the first is used."
+                    )
                 else:
                     result.texts[key] = text
             elif kind[1:2].islower() and length <= max_private:
@@ -154,7 +158,9 @@ def read_raw_chunks(path: Path) -> list[RawChunk]:
     """Every chunk of a PNG, in order, with its data (for rewriting a file's metadata)."""
     with open(path, "rb") as fh:
         file_size = _size(fh)
-        return [RawChunk(kind, data) for kind, _, data in iter_chunks(fh, file_size) if data is not None]
+        return [
+            RawChunk(kind, data) for kind, _, data in iter_chunks(fh, file_size) if data is not None
+        ]
 
 
 def write_chunks(chunks: list[RawChunk]) -> bytes:

@@ -38,6 +38,8 @@ def save_image(
     (with the image attached) and leaves no partial file.
     """
     moment = now or datetime.now().astimezone()
+    for kind in extra_chunks or {}:
+        check_private_kind(kind)  # a wrong chunk type is a programming error: ValueError
     try:
         data = encode_png(image, request, created=moment.timestamp(), extra_chunks=extra_chunks)
     except (OSError, ValueError) as exc:

@@ -1,11 +1,27 @@
-"""Linear latent-to-RGB preview decoding: rgb = latent @ M + b, for a Cx3 matrix M."""
+"""Linear latent-to-RGB preview decoding: rgb = latent @ M + b, for a Cx3 matrix M.
+
+Known factors cover the SD 1.x/2.x and SDXL latent spaces. Any other model gets a least-squares
+fit against its own VAE, made once and cached on disk.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from studio.engine.previews.synthetic import synthetic_images
+
+FIT_VERSION = 1
+MODEL_FILE = "studio_preview.json"  # a fit shipped inside a model folder (read only)
 
 # Factors for scaled latents (what the denoiser sees), giving RGB in [-1, 1].
 KNOWN_FACTORS: dict[str, tuple[list[list[float]], list[float]]] = {
@@ -23,48 +39,166 @@ KNOWN_FACTORS: dict[str, tuple[list[list[float]], list[float]]] = {
 KNOWN_FACTORS["SD 2.x"] = KNOWN_FACTORS["SD 1.x"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class LinearDecoder:
     matrix: np.ndarray  # C x 3
     bias: np.ndarray  # 3
-    fit_error: float | None = None  # RMS error in [0, 1] RGB units, when fitted
+    fit_psnr: float | None = None  # dB against the VAE's decode of held-out pictures, when fitted
+    name: str = "linear"
+    _on_device: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def decode(self, latents: Any) -> np.ndarray:
-        """HxWx3 uint8 from one CxHxW latent (torch tensor or numpy array)."""
+        """HxWx3 uint8 from one CxHxW latent; the math stays on the latent's device."""
         import torch
 
+        key = (str(latents.device), str(latents.dtype))
+        if key not in self._on_device:
+            self._on_device[key] = (
+                torch.as_tensor(self.matrix, dtype=latents.dtype, device=latents.device),
+                torch.as_tensor(self.bias, dtype=latents.dtype, device=latents.device),
+            )
+        m, b = self._on_device[key]
         with torch.no_grad():
-            m = torch.as_tensor(self.matrix, dtype=torch.float32, device=latents.device)
-            b = torch.as_tensor(self.bias, dtype=torch.float32, device=latents.device)
-            rgb = torch.einsum("chw,ck->hwk", latents.float(), m) + b
+            rgb = torch.einsum("chw,ck->hwk", latents, m) + b
             rgb = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
         return np.ascontiguousarray(rgb.cpu().numpy())
 
 
-def fit_linear(vae: Any, channels: int, *, samples: int = 8, size: int = 16, seed: int = 0) -> LinearDecoder:
-    """Fit M and b by least squares against the VAE's own decode of random latents."""
+def known_decoder(family: str, channels: int) -> LinearDecoder | None:
+    if family not in KNOWN_FACTORS or channels != 4:
+        return None
+    matrix, bias = KNOWN_FACTORS[family]
+    return LinearDecoder(np.array(matrix, dtype=np.float32), np.array(bias, dtype=np.float32))
+
+
+def linear_decoder_for(
+    family: str, vae: Any, *, model_path: Path | None = None, cache_dir: Path | None = None
+) -> LinearDecoder:
+    """Known factors, else a fit shipped in the model folder, else a cached fit, else a new fit."""
+    channels = int(getattr(vae.config, "latent_channels", 4))
+    known = known_decoder(family, channels)
+    if known is not None:
+        return known
+    if model_path is not None:
+        shipped = _load(model_path / MODEL_FILE, channels, key=None)
+        if shipped is not None:
+            return shipped
+    cache_file = _cache_file(model_path, cache_dir)
+    key = _cache_key(model_path)
+    if cache_file is not None:
+        cached = _load(cache_file, channels, key=key)
+        if cached is not None:
+            return cached
+    decoder = fit_linear(vae)
+    if cache_file is not None:
+        save_fit(decoder, cache_file, key=key)
+    return decoder
+
+
+def vae_scale(vae: Any) -> int:
+    return int(2 ** (len(getattr(vae.config, "block_out_channels", (0,) * 4)) - 1))
+
+
+def fit_linear(vae: Any, *, samples: int = 16, latent_size: int = 16, seed: int = 0) -> LinearDecoder:
+    """Fit M and b by least squares against the VAE's decode of its own encodings of pictures.
+
+    A quarter of the pictures is held out to measure the fit (PSNR, in dB).
+    """
+    latents, targets = _pairs(vae, samples, latent_size, seed)
+    channels = latents.shape[1]
+    held = max(1, samples // 4)
+    x = latents.transpose(0, 2, 3, 1).reshape(samples, -1, channels)
+    y = targets.transpose(0, 2, 3, 1).reshape(samples, -1, 3)
+    train = _solve(x[held:].reshape(-1, channels), y[held:].reshape(-1, 3))
+    psnr = _psnr(_apply(train, x[:held].reshape(-1, channels)), y[:held].reshape(-1, 3))
+    solution = _solve(x.reshape(-1, channels), y.reshape(-1, 3))
+    return LinearDecoder(solution[:-1].astype(np.float32), solution[-1].astype(np.float32), psnr)
+
+
+def _pairs(vae: Any, samples: int, latent_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scaled latents, VAE decode pooled to latent size), both float32 numpy, in batches."""
     import torch
 
-    gen = torch.Generator().manual_seed(seed)
-    scale = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
     param = next(vae.parameters())
-    latents = torch.randn(samples, channels, size, size, generator=gen)
+    scale = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
+    shift = float(getattr(vae.config, "shift_factor", 0.0) or 0.0)
+    pictures = synthetic_images(samples, latent_size * vae_scale(vae), seed=seed)
+    lat_parts, img_parts = [], []
     with torch.no_grad():
-        images = vae.decode(
-            (latents / scale).to(device=param.device, dtype=param.dtype)
-        ).sample.float().cpu()
-    images = torch.nn.functional.adaptive_avg_pool2d(images, (size, size)).clamp(-1, 1)
-    x = latents.permute(0, 2, 3, 1).reshape(-1, channels).numpy()
-    y = images.permute(0, 2, 3, 1).reshape(-1, 3).numpy()
+        for start in range(0, samples, 4):
+            batch = torch.from_numpy(pictures[start : start + 4]).to(param.device, param.dtype)
+            raw = vae.encode(batch).latent_dist.mean
+            decoded = vae.decode(raw).sample.float()
+            decoded = torch.nn.functional.adaptive_avg_pool2d(decoded, raw.shape[-2:])
+            lat_parts.append(((raw.float() - shift) * scale).cpu().numpy())
+            img_parts.append(decoded.clamp(-1, 1).cpu().numpy())
+    return np.concatenate(lat_parts), np.concatenate(img_parts)
+
+
+def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     design = np.concatenate([x, np.ones((x.shape[0], 1), dtype=x.dtype)], axis=1)
-    solution, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = design @ solution - y
-    error = float(np.sqrt(np.mean((residual / 2.0) ** 2)))
-    return LinearDecoder(solution[:-1].astype(np.float32), solution[-1].astype(np.float32), error)
+    solution, *_ = np.linalg.lstsq(design.astype(np.float64), y.astype(np.float64), rcond=None)
+    return np.asarray(solution)
 
 
-def decoder_for(family: str, vae: Any, channels: int) -> LinearDecoder:
-    if family in KNOWN_FACTORS and channels == 4:
-        matrix, bias = KNOWN_FACTORS[family]
-        return LinearDecoder(np.array(matrix, dtype=np.float32), np.array(bias, dtype=np.float32))
-    return fit_linear(vae, channels)
+def _apply(solution: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.clip(x @ solution[:-1] + solution[-1], -1, 1)
+
+
+def _psnr(predicted: np.ndarray, target: np.ndarray) -> float:
+    """PSNR in dB of two images in [-1, 1], measured on the [0, 1] scale."""
+    mse = float(np.mean(((predicted - target) / 2.0) ** 2))
+    return 99.0 if mse <= 1e-10 else float(10 * math.log10(1.0 / mse))
+
+
+def _cache_key(model_path: Path | None) -> str:
+    if model_path is None:
+        return ""
+    parts = [str(model_path.resolve()), str(FIT_VERSION)]
+    for file in sorted((model_path / "vae").glob("*")):
+        if file.is_file():
+            stat = file.stat()
+            parts.append(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def _cache_file(model_path: Path | None, cache_dir: Path | None) -> Path | None:
+    if model_path is None or cache_dir is None:
+        return None
+    digest = hashlib.sha1(_cache_key(model_path).encode("utf-8")).hexdigest()[:20]
+    return cache_dir / "previews" / f"linear-{digest}.json"
+
+
+def save_fit(decoder: LinearDecoder, path: Path, *, key: str = "") -> None:
+    """Write a fit as JSON, atomically; a cache that cannot be written is only a lost speed-up."""
+    data = {
+        "version": FIT_VERSION,
+        "key": key,
+        "matrix": decoder.matrix.tolist(),
+        "bias": decoder.bias.tolist(),
+        "fit_psnr": decoder.fit_psnr,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(tmp)
+
+
+def _load(path: Path, channels: int, *, key: str | None) -> LinearDecoder | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if key is not None and data.get("key") != key:
+            return None
+        matrix = np.array(data["matrix"], dtype=np.float32)
+        bias = np.array(data["bias"], dtype=np.float32)
+        psnr = data.get("fit_psnr")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if matrix.shape != (channels, 3) or bias.shape != (3,) or not np.isfinite(matrix).all():
+        return None
+    return LinearDecoder(matrix, bias, float(psnr) if isinstance(psnr, (int, float)) else None)

@@ -1,8 +1,8 @@
 """AUTOMATIC1111 infotext: the `parameters` text most Stable Diffusion tools write and read.
 
-    <prompt>
-    Negative prompt: <negative prompt>
-    Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Model: name, ...
+<prompt>
+Negative prompt: <negative prompt>
+Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Model: name, ...
 """
 
 from __future__ import annotations
@@ -79,7 +79,9 @@ def _apply(meta: ImageMetadata, params: dict[str, str]) -> None:
     if "Steps" in params:
         meta.steps = _number(meta, "Steps", as_int(params["Steps"]), params["Steps"])
     if "CFG scale" in params:
-        meta.guidance = _number(meta, "CFG scale", as_float(params["CFG scale"]), params["CFG scale"])
+        meta.guidance = _number(
+            meta, "CFG scale", as_float(params["CFG scale"]), params["CFG scale"]
+        )
     if "Seed" in params:
         meta.seed = _number(meta, "Seed", as_int(params["Seed"]), params["Seed"])
     if "Size" in params:

@@ -73,7 +73,7 @@ def parse_sd_metadata(data: object) -> ImageMetadata:
 
 
 def parse_dream(text: str) -> ImageMetadata:
-    """The InvokeAI 1.x/2.x `Dream` command line: "prompt" -s 50 -S 42 -W 512 -H 512 -C 7.5 -A k_lms."""
+    """InvokeAI 1.x/2.x `Dream` command line: "prompt" -s 50 -S 42 -W 512 -H 512 -C 7.5 -A k_lms"""
     meta = ImageMetadata(source="InvokeAI")
     try:
         words = shlex.split(text)

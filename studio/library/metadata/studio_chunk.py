@@ -1,7 +1,7 @@
 """Studio's own `studio` iTXt chunk: the whole request as JSON, with a schema version.
 
-    {"schema": 1, "app": "Studio 0.1.0", "created": 1714567890.5, "request": {...},
-     "favorite": false, "rating": 0}
+{"schema": 1, "app": "Studio 0.1.0", "created": 1714567890.5, "request": {...},
+ "favorite": false, "rating": 0}
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ def parse_studio(text: str) -> ImageMetadata:
     rating = as_int(data.get("rating"))
     meta.rating = rating if rating is not None and 0 <= rating <= 5 else 0
     raw = data.get("request")
+    if raw is None:  # only curation (favorite, rating) on an image another tool made
+        meta.source = None
+        return meta
     if not isinstance(raw, dict):
         meta.problems.append("The studio metadata has no request.")
         return meta

@@ -1,0 +1,186 @@
+"""Wiring: builds the objects, hands them to each other, and runs the Qt application.
+
+Nothing here imports torch: the engine loads it on the worker thread after the window shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from studio.config.paths import StudioPaths
+from studio.config.settings import Settings, load_settings, save_settings
+from studio.engine.models import ModelRegistry
+from studio.engine.request import GenerationRequest
+
+log = logging.getLogger("studio")
+
+SCREENSHOT_TIMEOUT_S = 600
+
+
+def make_engine(registry: ModelRegistry) -> Any:
+    """Build the engine; called on the worker thread, so torch loads there."""
+    from studio.engine.engine import Engine
+
+    return Engine(registry)
+
+
+def save_to_gallery(gallery_dir: Path, image: Any, request: GenerationRequest) -> Path:
+    from studio.library.store import save_image
+
+    return save_image(image, request, gallery_dir)
+
+
+@dataclass
+class Studio:
+    """The wired-up application objects."""
+
+    app: Any  # QApplication
+    window: Any  # MainWindow
+    controller: Any  # GenerationController
+    settings: Settings
+
+
+def build(
+    paths: StudioPaths | None = None,
+    *,
+    persist: bool = True,
+    engine_factory: Callable[[ModelRegistry], Any] = make_engine,
+) -> Studio:
+    """The QApplication (reused if one exists), the controller and the main window."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.controller import GenerationController
+    from studio.ui.main_window import MainWindow
+    from studio.ui.theme import apply_theme
+
+    paths = paths or StudioPaths.default()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Studio")
+    app.setOrganizationName("Studio")
+    apply_theme(app)
+    loaded = load_settings(paths.settings_file)
+    for note in loaded.notes:
+        log.warning("%s", note)
+    settings = loaded.settings
+    registry = ModelRegistry(paths)
+    gallery = Path(settings.gallery_dir) if settings.gallery_dir else paths.gallery_dir
+    controller = GenerationController(
+        partial(engine_factory, registry), partial(save_to_gallery, gallery)
+    )
+    saver = partial(_save, paths.settings_file) if persist else None
+    window = MainWindow(controller, registry, paths, settings, saver)
+    if loaded.notes:
+        window.statusBar().showMessage(loaded.notes[0], 10000)
+    return Studio(app, window, controller, settings)
+
+
+def _save(path: Path, settings: Settings) -> None:
+    save_settings(settings, path)
+
+
+def run_app(paths: StudioPaths | None = None) -> int:
+    """Open the main window and run until it closes."""
+    from PySide6.QtCore import QTimer
+
+    from studio.ui.errors import ErrorReporter
+
+    studio = build(paths)
+    reporter = ErrorReporter(studio.window)
+    reporter.install()
+    studio.window.show()
+    # the worker thread (and torch) starts once the window is on screen
+    QTimer.singleShot(0, studio.controller.start)
+    try:
+        return int(studio.app.exec())
+    finally:
+        studio.controller.shutdown()
+        reporter.uninstall()
+
+
+def screenshot(
+    out: str | Path,
+    prompt: str | None = None,
+    seed: int | None = None,
+    *,
+    paths: StudioPaths | None = None,
+    model: str = "",
+) -> int:
+    """Generate one image on the default model and save a PNG of the window once it shows."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+
+    studio = build(paths, persist=False)
+    window, controller = studio.window, studio.controller
+    panel = window.parameters
+    entries = [e.id for e in panel._entries]
+    if model and model in entries:
+        panel.model_box.setCurrentIndex(entries.index(model))
+    elif not model and entries:
+        panel.model_box.setCurrentIndex(0)
+    panel.prompt.setPlainText(prompt if prompt is not None else "a red circle on a blue background")
+    panel.random_button.setChecked(seed is None)
+    if seed is not None:
+        panel.seed_box.setValue(seed)
+    result = {"code": 1}
+    out_path = Path(out)
+
+    def on_shown(_request: object, _paths: object) -> None:
+        window.results.setCurrentRow(0)
+        QTimer.singleShot(50, grab)
+
+    def grab() -> None:
+        studio.app.processEvents()
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        ok = window.grab().save(str(out_path), "PNG")
+        result["code"] = 0 if ok else 1
+        if not ok:
+            print(f"Could not write {out_path}", file=sys.stderr)
+        window.close()
+
+    def on_failed(_request: object, message: str, _details: str = "") -> None:
+        print(f"Generation failed: {message}", file=sys.stderr)
+        window.close()
+
+    def timed_out() -> None:
+        print(f"No image after {SCREENSHOT_TIMEOUT_S} s; giving up.", file=sys.stderr)
+        window.close()
+
+    def on_engine_failed(message: str, details: str) -> None:
+        on_failed(None, message, details)
+
+    window.result_shown.connect(on_shown)
+    controller.failed.connect(on_failed)
+    controller.engine_failed.connect(on_engine_failed)
+    controller.cancelled.connect(window.close)
+    window.resize(1360, 860)
+    window.show()
+    problems = panel.problems()
+    if problems:
+        print("Cannot generate: " + " ".join(problems), file=sys.stderr)
+        window.close()
+        return 2
+    controller.start()
+    QTimer.singleShot(0, window.generate)
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, timed_out)
+    studio.app.exec()
+    controller.shutdown()
+    return result["code"]
+
+
+def main(args: Any) -> int:
+    """Entry from the command line: `args` has `.screenshot`, `.prompt`, `.seed` (None if unset)."""
+    out = getattr(args, "screenshot", None)
+    if out:
+        return screenshot(out, getattr(args, "prompt", None), getattr(args, "seed", None))
+    return run_app()

@@ -1,0 +1,70 @@
+"""`studio info FILE...`: what the metadata of each image says, whichever tool wrote it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
+
+_FIELDS = (
+    ("Source", "source"),
+    ("Prompt", "prompt"),
+    ("Negative prompt", "negative_prompt"),
+    ("Seed", "seed"),
+    ("Steps", "steps"),
+    ("Guidance", "guidance"),
+    ("Size", "size"),
+    ("Sampler", "sampler"),
+    ("Model", "model"),
+)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("info", help="show the generation settings stored in image files")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="PNG, JPEG or WebP images")
+    p.add_argument("--json", action="store_true", help="print one JSON list instead of text")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when every file was read, 1 when any was refused."""
+    results: list[dict[str, Any]] = []
+    failed = False
+    for path in args.files:
+        try:
+            meta = read_metadata(path)
+        except UnreadableImage as exc:
+            failed = True
+            results.append({"path": str(path), "error": str(exc)})
+            if not args.json:
+                print(f"{path}: could not be read: {exc}", file=sys.stderr)
+            continue
+        results.append({"path": str(path), **meta.to_dict()})
+        if not args.json:
+            print(_as_text(path, meta))
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _as_text(path: Path, meta: ImageMetadata) -> str:
+    lines = [str(path)]
+    for label, name in _FIELDS:
+        value = getattr(meta, name)
+        if value is None or value == "":
+            continue
+        if name == "sampler" and meta.scheduler and meta.scheduler != value:
+            value = f"{value} (Studio: {meta.scheduler})"
+        if isinstance(value, float):
+            value = f"{value:g}"
+        text = str(value).replace("\n", "\n    ")
+        lines.append(f"  {label}: {text}")
+    if meta.favorite:
+        lines.append("  Favorite: yes")
+    for problem in meta.problems:
+        lines.append(f"  Problem: {problem}")
+    return "\n".join(lines)

@@ -1,0 +1,350 @@
+"""The gallery index: a SQLite cache of what the image files say, rebuilt from them at will.
+
+Thread-safe: one connection behind a lock, so the GUI thread can query while a worker adds.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from studio.library.curation import move_to_trash, set_curation
+from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
+from studio.library.scan import FileStamp, scan_gallery
+from studio.library.schema import COLUMNS, MIGRATIONS, SCHEMA_VERSION
+
+Progress = Callable[[int, int], None]  # (done, total)
+Order = Literal["desc", "asc"]
+_SQLITE_HEADER = b"SQLite format 3\0"
+_BATCH = 500
+
+
+class IndexTooNew(RuntimeError):
+    """The index was written by a newer Studio; it is left untouched."""
+
+
+class GalleryRow(NamedTuple):
+    """One image as the gallery shows it; everything a view needs without another query."""
+
+    path: Path
+    created: float
+    mtime_ns: int
+    file_size: int
+    prompt: str
+    negative_prompt: str
+    seed: int | None
+    steps: int | None
+    guidance: float | None
+    width: int | None
+    height: int | None
+    scheduler: str | None
+    sampler: str | None
+    model: str | None
+    source: str | None
+    favorite: bool
+    rating: int
+
+
+@dataclass
+class ScanReport:
+    """What a rebuild or reconciliation changed; `skipped` maps a file to why it was refused."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    skipped: dict[Path, str] = field(default_factory=dict)
+
+
+class GalleryIndex:
+    """Index of the images under `gallery_dir`, stored in `db_path`.
+
+    A corrupt database is moved aside (`recovered_from`) and rebuilt from the files; a database
+    from a newer Studio raises IndexTooNew and is never written.
+    """
+
+    def __init__(self, db_path: Path, gallery_dir: Path) -> None:
+        self.db_path = Path(db_path)
+        self.gallery_dir = Path(gallery_dir)
+        self.recovered_from: Path | None = None
+        self._lock = threading.RLock()
+        try:
+            self._conn = self._open()
+        except sqlite3.DatabaseError:
+            self.recovered_from = self._move_aside()
+            self._conn = self._open()
+            self.rebuild()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.db_path.exists() and self.db_path.stat().st_size > 0:
+            self._check_existing()
+        conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version, SCHEMA_VERSION):
+                conn.executescript(
+                    f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+                )
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def _check_existing(self) -> None:
+        """Refuse a newer schema before anything writes; raise DatabaseError if corrupt."""
+        with open(self.db_path, "rb") as fh:
+            if fh.read(16) != _SQLITE_HEADER:
+                raise sqlite3.DatabaseError("file is not a database")
+        uri = self.db_path.resolve().as_uri() + "?mode=ro"
+        probe = sqlite3.connect(uri, uri=True)
+        try:
+            version = probe.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise IndexTooNew(
+                    f"The gallery index {self.db_path} was written by a newer Studio (schema "
+                    f"{version}; this one knows up to {SCHEMA_VERSION}). It was left untouched: "
+                    "update Studio, or point it at another index."
+                )
+            if probe.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("the index failed its integrity check")
+        finally:
+            probe.close()
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.db_path.with_name(f"{self.db_path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.db_path}{suffix}")
+            if source.exists():
+                source.replace(Path(f"{aside}{suffix}"))
+        return aside
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> GalleryIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def rows(
+        self, *, order: Order = "desc", favorites_only: bool = False, search: str | None = None
+    ) -> list[GalleryRow]:
+        """All matching images at once, newest first by default: a view needs no more queries."""
+        sql, params = self._select(f"SELECT {_qualified()} FROM images", favorites_only, search)
+        sql += f" ORDER BY images.created {'ASC' if order == 'asc' else 'DESC'}, images.id"
+        with self._lock:
+            found = self._conn.execute(sql, params).fetchall()
+        return [self._row(values) for values in found]
+
+    def count(self, *, favorites_only: bool = False, search: str | None = None) -> int:
+        sql, params = self._select("SELECT count(*) FROM images", favorites_only, search)
+        with self._lock:
+            return int(self._conn.execute(sql, params).fetchone()[0])
+
+    def search(self, text: str) -> list[Path]:
+        """Paths whose prompt matches `text` (words, prefixes allowed), newest first."""
+        return [row.path for row in self.rows(search=text)]
+
+    def get(self, path: Path) -> GalleryRow | None:
+        with self._lock:
+            found = self._conn.execute(
+                f"SELECT {COLUMNS} FROM images WHERE path = ?", (self._key(path),)
+            ).fetchone()
+        return self._row(found) if found else None
+
+    def _select(
+        self, base: str, favorites_only: bool, search: str | None
+    ) -> tuple[str, list[object]]:
+        where: list[str] = []
+        params: list[object] = []
+        match = fts_query(search or "")
+        if match:
+            base += " JOIN images_fts ON images_fts.rowid = images.id"
+            where.append("images_fts MATCH ?")
+            params.append(match)
+        if favorites_only:
+            where.append("images.favorite = 1")
+        if where:
+            base += " WHERE " + " AND ".join(where)
+        return base, params
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def add(self, path: Path, meta: ImageMetadata | None = None) -> GalleryRow:
+        """Index one file (just saved, or changed); UnreadableImage if it is refused."""
+        path = Path(path)
+        stamp = FileStamp.of(path)
+        meta = meta or read_metadata(path)
+        with self._transaction() as conn:
+            self._upsert(conn, self._key(path), stamp, meta)
+        row = self.get(path)
+        assert row is not None
+        return row
+
+    def remove(self, path: Path) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM images WHERE path = ?", (self._key(path),))
+
+    def delete(self, path: Path) -> None:
+        """Send the file to the system trash and forget it."""
+        move_to_trash(path)
+        self.remove(path)
+
+    def set_favorite(self, path: Path, favorite: bool) -> None:
+        """Mark in the file (so it survives a rebuild), then in the index."""
+        set_curation(path, favorite=favorite)
+        self._update_curation(path, "favorite", int(favorite))
+
+    def set_rating(self, path: Path, rating: int) -> None:
+        set_curation(path, rating=rating)
+        self._update_curation(path, "rating", rating)
+
+    def _update_curation(self, path: Path, column: str, value: int) -> None:
+        stamp = FileStamp.of(Path(path))
+        with self._transaction() as conn:
+            conn.execute(
+                f"UPDATE images SET {column} = ?, mtime_ns = ?, file_size = ? WHERE path = ?",
+                (value, stamp.mtime_ns, stamp.size, self._key(path)),
+            )
+
+    def reconcile(self, progress: Progress | None = None) -> ScanReport:
+        """Bring the index in line with the folder: new, changed and vanished files."""
+        report = ScanReport()
+        on_disk = scan_gallery(self.gallery_dir)
+        with self._lock:
+            known = {
+                key: (mtime_ns, size)
+                for key, mtime_ns, size in self._conn.execute(
+                    "SELECT path, mtime_ns, file_size FROM images"
+                )
+            }
+        gone = [key for key in known if self._resolve(key) not in on_disk]
+        todo: list[tuple[Path, FileStamp]] = []
+        for path, stamp in on_disk.items():
+            before = known.get(self._key(path))
+            if before != (stamp.mtime_ns, stamp.size):
+                todo.append((path, stamp))
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM images WHERE path = ?", [(key,) for key in gone])
+        report.removed = len(gone)
+        self._read_into_index(todo, known, report, progress)
+        return report
+
+    def rebuild(self, progress: Progress | None = None) -> ScanReport:
+        """Forget everything and read every file again."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM images")
+            conn.execute("INSERT INTO images_fts (images_fts) VALUES ('rebuild')")
+        return self.reconcile(progress)
+
+    def _read_into_index(
+        self,
+        todo: list[tuple[Path, FileStamp]],
+        known: dict[str, tuple[int, int]],
+        report: ScanReport,
+        progress: Progress | None,
+    ) -> None:
+        total = len(todo)
+        if progress:
+            progress(0, total)
+        for start in range(0, total, _BATCH):
+            batch: list[tuple[str, FileStamp, ImageMetadata]] = []
+            for path, stamp in todo[start : start + _BATCH]:
+                try:
+                    batch.append((self._key(path), stamp, read_metadata(path)))
+                except (UnreadableImage, OSError) as exc:
+                    report.skipped[path] = str(exc)
+            with self._transaction() as conn:
+                for key, stamp, meta in batch:
+                    self._upsert(conn, key, stamp, meta)
+                    if key in known:
+                        report.updated += 1
+                    else:
+                        report.added += 1
+            if progress:
+                progress(min(start + _BATCH, total), total)
+
+    def _upsert(
+        self, conn: sqlite3.Connection, key: str, stamp: FileStamp, meta: ImageMetadata
+    ) -> None:
+        created = meta.created if meta.created is not None else stamp.mtime_ns / 1e9
+        conn.execute(
+            f"INSERT INTO images ({COLUMNS}) VALUES ({', '.join('?' * 17)}) "
+            "ON CONFLICT (path) DO UPDATE SET created = excluded.created, "
+            "mtime_ns = excluded.mtime_ns, file_size = excluded.file_size, "
+            "prompt = excluded.prompt, negative_prompt = excluded.negative_prompt, "
+            "seed = excluded.seed, steps = excluded.steps, guidance = excluded.guidance, "
+            "width = excluded.width, height = excluded.height, scheduler = excluded.scheduler, "
+            "sampler = excluded.sampler, model = excluded.model, source = excluded.source, "
+            "favorite = excluded.favorite, rating = excluded.rating",
+            (
+                key, created, stamp.mtime_ns, stamp.size, meta.prompt or "",
+                meta.negative_prompt or "", _sqlite_int(meta.seed), meta.steps, meta.guidance,
+                meta.width, meta.height, meta.scheduler, meta.sampler, meta.model, meta.source,
+                int(meta.favorite), meta.rating,
+            ),
+        )  # fmt: skip
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def _key(self, path: Path) -> str:
+        """Stored form of a path: relative to the gallery folder when inside it."""
+        path = Path(path)
+        try:
+            return path.absolute().relative_to(self.gallery_dir.absolute()).as_posix()
+        except ValueError:
+            return str(path.absolute())
+
+    def _resolve(self, key: str) -> Path:
+        return self.gallery_dir / key
+
+    def _row(self, values: tuple[object, ...]) -> GalleryRow:
+        (key, *rest) = values
+        row = GalleryRow(self._resolve(str(key)), *rest)  # type: ignore[arg-type]
+        return row._replace(favorite=bool(row.favorite))
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 expression for what a person typed: every word, as a prefix, in the prompt."""
+    words = re.findall(r"\w+", text)
+    if not words:
+        return ""
+    return "prompt : (" + " ".join(f'"{word}"*' for word in words) + ")"
+
+
+def _qualified() -> str:
+    return ", ".join(f"images.{name.strip()}" for name in COLUMNS.split(","))
+
+
+def _sqlite_int(value: int | None) -> int | None:
+    """Seeds past SQLite's 64-bit range (never from Studio) are not indexed."""
+    if value is None or -(2**63) <= value < 2**63:
+        return value
+    return None

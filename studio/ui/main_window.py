@@ -1,0 +1,392 @@
+"""The main window: parameters on the left, the live canvas in the middle, the queue on the right."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.config.paths import StudioPaths
+from studio.config.settings import Settings
+from studio.engine.models import ModelRegistry
+from studio.engine.request import GenerationRequest
+from studio.ui.controller import GenerationController
+from studio.ui.panels import QueuePanel, ResultsStrip, RunStatus
+from studio.ui.parameters import ParametersPanel
+from studio.ui.preview import PreviewView
+from studio.ui.theme import icon
+from studio.ui.widgets import plain_label
+
+SettingsSaver = Callable[[Settings], None]
+
+
+class MainWindow(QMainWindow):
+    """Signals:
+    image_saved(str): an image file was written (the gallery listens to this).
+    result_shown(object, object): a finished request and its image paths, once on the canvas.
+    """
+
+    image_saved = Signal(str)
+    result_shown = Signal(object, object)
+
+    def __init__(
+        self,
+        controller: GenerationController,
+        registry: ModelRegistry,
+        paths: StudioPaths,
+        settings: Settings,
+        save_settings: SettingsSaver | None = None,
+    ) -> None:
+        super().__init__()
+        self.controller = controller
+        self.registry = registry
+        self.paths = paths
+        self.settings = settings
+        self._save_settings = save_settings
+        self._frame = QSize()
+        self._closed = False
+        self.setWindowTitle("Studio")
+        self.resize(1280, 800)
+        self._build()
+        self._build_actions()
+        self._connect()
+        self.parameters.set_models(registry.entries(), settings.last.model)
+        self.parameters.load(settings.last)
+        self._restore_geometry()
+        self._on_queue_changed()
+
+    # -- building ----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.parameters = ParametersPanel(self.paths.models_dir)
+        scroll = QScrollArea()
+        scroll.setObjectName("ParametersScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.parameters)
+        self.generate_button = QPushButton(icon("generate", "#ffffff"), "  Generate")
+        self.generate_button.setObjectName("GenerateButton")
+        self.generate_button.setToolTip("Generate, or queue while a run is going (Ctrl+Enter)")
+        self.cancel_button = QPushButton(icon("cancel"), " Cancel")
+        self.cancel_button.setObjectName("CancelButton")
+        self.cancel_button.setToolTip("Stop the current run after its step (Esc)")
+        self.cancel_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(16, 10, 16, 16)
+        buttons.setSpacing(8)
+        buttons.addWidget(self.generate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        left = QWidget()
+        left.setObjectName("ParametersPanel")
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+        left.setMinimumWidth(320)
+
+        self.view = PreviewView()
+        self.error_banner = plain_label("", "ErrorBanner", wrap=True)
+        self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_banner.hide()
+        self.run_status = RunStatus()
+        self.results = ResultsStrip()
+        create = QWidget()
+        create.setObjectName("Canvas")
+        center = QVBoxLayout(create)
+        center.setContentsMargins(12, 12, 12, 12)
+        center.setSpacing(10)
+        center.addWidget(self.error_banner)
+        center.addWidget(self.view, 1)
+        center.addWidget(self.run_status)
+        center.addWidget(self.results)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabBarAutoHide(True)
+        self.tabs.addTab(create, "Create")
+
+        self.queue_panel = QueuePanel()
+        self.queue_panel.setMinimumWidth(200)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.queue_panel)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([360, 680, 240])
+        self.setCentralWidget(self.splitter)
+
+        self.engine_label = plain_label("Loading the engine…")
+        self.statusBar().addPermanentWidget(self.engine_label)
+        self.statusBar().setSizeGripEnabled(False)
+
+    def _action(self, text: str, slot: Callable[[], object], *keys: QKeySequence | str) -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even where the menu bar is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        self.generate_action = self._action(
+            "Generate", self.generate, "Ctrl+Return", "Ctrl+Enter"
+        )
+        self.generate_action.setIcon(icon("generate"))
+        self.cancel_action = self._action("Cancel run", self.cancel, "Esc")
+        self.cancel_action.setIcon(icon("cancel"))
+        self.clear_queue_action = self._action(
+            "Clear queue", self.controller.clear_queue, "Ctrl+Shift+Backspace"
+        )
+        self.random_action = self._action(
+            "Random seed", self.parameters.random_button.toggle, "Ctrl+R"
+        )
+        self.reuse_action = self._action(
+            "Reuse last seed", self.parameters.reuse_last_seed, "Ctrl+Shift+R"
+        )
+        focus = self._action("Edit prompt", self.parameters.prompt.setFocus, "Ctrl+L")
+        gallery = self._action("Open gallery folder", self._open_gallery_folder)
+        gallery.setIcon(icon("folder"))
+        models = self._action("Open models folder", self._open_models_folder)
+        models.setIcon(icon("model"))
+        refresh = self._action("Rescan models", self._rescan_models, "F5")
+        quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([gallery, models, refresh])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        run_menu = menu.addMenu("&Generate")
+        run_menu.addActions([self.generate_action, self.cancel_action, self.clear_queue_action])
+        run_menu.addSeparator()
+        run_menu.addActions([self.random_action, self.reuse_action, focus])
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("About models", self._about_models))
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.engine_ready.connect(self._on_engine_ready)
+        c.engine_failed.connect(self._on_engine_failed)
+        c.queue_changed.connect(self._on_queue_changed)
+        c.busy_changed.connect(self._on_busy_changed)
+        c.run_started.connect(self._on_run_started)
+        c.step.connect(self._on_step)
+        c.preview.connect(self._on_preview)
+        c.finished.connect(self._on_finished)
+        c.image_saved.connect(self.image_saved)
+        c.save_failed.connect(self._show_error)
+        c.cancelled.connect(self._on_cancelled)
+        c.failed.connect(self._on_failed)
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.queue_panel.remove_requested.connect(c.remove)
+        self.queue_panel.clear_requested.connect(c.clear_queue)
+        self.results.chosen.connect(self._on_result_chosen)
+
+    # -- gallery and other panels plug in here ------------------------------------------
+
+    def add_panel(self, title: str, widget: QWidget) -> None:
+        """Add a page beside "Create" in the central tabs (the tab bar shows once there are two)."""
+        self.tabs.addTab(widget, title)
+
+    def add_dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea
+    ) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # -- commands ----------------------------------------------------------------------
+
+    @Slot()
+    def generate(self) -> GenerationRequest | None:
+        """Submit the controls' request (queued while a run goes); None when it is invalid."""
+        problems = self.parameters.problems()
+        if problems:
+            self.statusBar().showMessage(problems[0], 8000)
+            return None
+        request = self.parameters.request().with_seed()
+        self._remember()
+        self.controller.submit(request)
+        if self.controller.queued:
+            self.statusBar().showMessage(f"Queued: {len(self.controller.queued)} waiting.", 4000)
+        return request
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.controller.cancel_current():
+            self.run_status.set_state("Cancelling…")
+
+    # -- controller events -------------------------------------------------------------
+
+    @Slot(str)
+    def _on_engine_ready(self, device: str) -> None:
+        self.engine_label.setText(f"Engine ready · {device}")
+
+    @Slot(str, str)
+    def _on_engine_failed(self, message: str, details: str) -> None:
+        self.engine_label.setText("Engine not available")
+        self._show_error(message)
+
+    @Slot()
+    def _on_queue_changed(self) -> None:
+        self.queue_panel.show_jobs(self.controller.current, self.controller.queued)
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.cancel_action.setEnabled(True)
+        if not busy and self.run_status.state.text().startswith("Step"):
+            self.run_status.set_state("Ready")
+
+    @Slot(object, int)
+    def _on_run_started(self, request: GenerationRequest, total: int) -> None:
+        self.error_banner.hide()
+        self._frame = QSize(request.width, request.height)
+        if request.seed is not None:
+            self.parameters.set_seed_used(request.seed)
+        self.run_status.start(total)
+        self.run_status.set_state(f"Loading the model… (0/{total})")
+
+    @Slot(int, int, float)
+    def _on_step(self, index: int, total: int, elapsed: float) -> None:
+        self.run_status.step(index, total, elapsed)
+
+    @Slot(object, int, int)
+    def _on_preview(self, preview: np.ndarray, index: int, total: int) -> None:
+        self.view.show_array(preview, self._frame)
+
+    @Slot(object, object, object, float)
+    def _on_finished(
+        self, request: GenerationRequest, images: list[np.ndarray], paths: list[str], elapsed: float
+    ) -> None:
+        for image, path in zip(reversed(images), reversed(paths), strict=True):
+            self.results.add_result(image, path, request)
+        if images:
+            self.view.show_array(images[0])
+        count = f"{len(images)} images" if len(images) != 1 else "1 image"
+        self.run_status.done(f"Done: {count} in {elapsed:.1f} s · seed {request.seed}")
+        self.result_shown.emit(request, paths)
+
+    @Slot(object, int)
+    def _on_cancelled(self, request: GenerationRequest, steps_done: int) -> None:
+        self.run_status.done(f"Cancelled after {steps_done} of {request.steps} steps")
+
+    @Slot(object, str, str)
+    def _on_failed(self, request: GenerationRequest, message: str, details: str) -> None:
+        self.run_status.done("Failed")
+        self._show_error(message, details)
+
+    @Slot(object, str)
+    def _on_result_chosen(self, image: np.ndarray, path: str) -> None:
+        if image is not None:
+            self.view.show_array(image)
+
+    def _show_error(self, message: str, details: str = "") -> None:
+        self.error_banner.setText(message)
+        self.error_banner.setToolTip("")
+        self.error_banner.show()
+        self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
+
+    # -- folders and help --------------------------------------------------------------
+
+    def gallery_dir(self) -> Path:
+        return Path(self.settings.gallery_dir) if self.settings.gallery_dir else self.paths.gallery_dir
+
+    def _open_folder(self, folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self._show_error(f"Could not create {folder}: {error}")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    @Slot()
+    def _open_gallery_folder(self) -> None:
+        self._open_folder(self.gallery_dir())
+
+    @Slot()
+    def _open_models_folder(self) -> None:
+        self._open_folder(self.paths.models_dir)
+
+    @Slot()
+    def _rescan_models(self) -> None:
+        current = self.parameters.current_model()
+        self.parameters.set_models(self.registry.entries(), current.id if current else "")
+
+    @Slot()
+    def _about_models(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("About models")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(
+            "Studio comes with a small demo model that knows simple coloured shapes at "
+            "64×64 pixels, so it works out of the box and offline.\n\n"
+            "For real images, put a diffusers model folder (one with model_index.json, "
+            "e.g. a Stable Diffusion 1.5 or SDXL download) into:\n\n"
+            f"{self.paths.models_dir}\n\nthen choose File › Rescan models (F5)."
+        )
+        box.exec()
+
+    # -- persistence -------------------------------------------------------------------
+
+    def _remember(self) -> None:
+        self.settings.last = self.parameters.dump()
+        self.settings.window.geometry = _b64(self.saveGeometry())
+        self.settings.window.splitter = _b64(self.splitter.saveState())
+        self.settings.window.state = _b64(self.saveState())
+        if self._save_settings is not None:
+            try:
+                self._save_settings(self.settings)
+            except OSError as error:
+                self.statusBar().showMessage(f"Could not save settings: {error}", 8000)
+
+    def _restore_geometry(self) -> None:
+        window = self.settings.window
+        if window.geometry:
+            self.restoreGeometry(_unb64(window.geometry))
+        if window.splitter:
+            self.splitter.restoreState(_unb64(window.splitter))
+        if window.state:
+            self.restoreState(_unb64(window.state))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._closed:
+            self._closed = True
+            self._remember()
+            self.run_status.set_state("Stopping…")
+            self.controller.shutdown()
+        event.accept()
+
+
+def _b64(data: QByteArray) -> str:
+    return base64.b64encode(bytes(data.data())).decode("ascii")
+
+
+def _unb64(text: str) -> QByteArray:
+    try:
+        return QByteArray(base64.b64decode(text.encode("ascii"), validate=True))
+    except ValueError:
+        return QByteArray()
