@@ -28,8 +28,12 @@ def byte_level_vocab() -> dict[str, int]:
 
 def build_tiny_sd(folder: Path, *, prediction_type: str = "epsilon", seed: int = 0) -> Path:
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline
-    from diffusers import UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)

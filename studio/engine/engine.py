@@ -128,6 +128,8 @@ class Engine:
             if x0 is not None and previewer.wants(i + 1, total):
                 preview = previewer.preview(x0)
                 film.append(preview)
+            elif film:
+                film.append(film[-1])  # one film frame per step: a skipped step repeats the last
             cost = time.perf_counter() - t0
             on_event(Step(i + 1, total, time.perf_counter() - started, preview, cost))
             if cancel.cancelled:
@@ -155,7 +157,9 @@ class Engine:
         key = str(entry.path)
         cached = self._previewers.get(key)
         if cached is None or cached.settings != self.preview_settings:
-            cached = make_previewer(entry.family, pipe, self.preview_settings)
+            cached = make_previewer(
+                entry.family, pipe, self.preview_settings, model_path=entry.path
+            )
             self._previewers[key] = cached
         return cached
 

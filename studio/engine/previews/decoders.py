@@ -28,15 +28,23 @@ def find_tiny_folder(model_path: Path | None, user_path: Path | None = None) -> 
     return None
 
 
-def _to_uint8(images: Any) -> np.ndarray:
-    """HxWx3 uint8 from one 3xHxW image in [-1, 1], converted on its device."""
+def _to_uint8(images: Any) -> Any:
+    """HxWx3 uint8 tensor from one 3xHxW image in [-1, 1], converted on its device."""
     import torch
 
-    rgb = ((images.float() + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
-    return np.ascontiguousarray(rgb.cpu().numpy())
+    return ((images.float() + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
 
 
-class TinyDecoder:
+class _Decoder:
+    def render(self, latents: Any) -> Any:
+        raise NotImplementedError
+
+    def decode(self, latents: Any) -> np.ndarray:
+        """HxWx3 uint8 numpy image from one CxHxW latent."""
+        return np.ascontiguousarray(self.render(latents).cpu().numpy())
+
+
+class TinyDecoder(_Decoder):
     """TAESD: decodes the denoiser's (scaled) latents directly, for a few % of a step."""
 
     name = "tiny"
@@ -51,7 +59,7 @@ class TinyDecoder:
         model = AutoencoderTiny.from_pretrained(str(folder), use_safetensors=True)
         return cls(model.to(device=device, dtype=dtype).eval())
 
-    def decode(self, latents: Any) -> np.ndarray:
+    def render(self, latents: Any) -> Any:
         import torch
 
         param = next(self.model.parameters())
@@ -60,7 +68,7 @@ class TinyDecoder:
         return _to_uint8(image)
 
 
-class FullDecoder:
+class FullDecoder(_Decoder):
     """The model's own VAE: exact, and as dear as the final decode."""
 
     name = "full"
@@ -68,7 +76,7 @@ class FullDecoder:
     def __init__(self, vae: Any) -> None:
         self.vae = vae
 
-    def decode(self, latents: Any) -> np.ndarray:
+    def render(self, latents: Any) -> Any:
         import torch
 
         param = next(self.vae.parameters())

@@ -47,8 +47,8 @@ class LinearDecoder:
     name: str = "linear"
     _on_device: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
-    def decode(self, latents: Any) -> np.ndarray:
-        """HxWx3 uint8 from one CxHxW latent; the math stays on the latent's device."""
+    def render(self, latents: Any) -> Any:
+        """HxWx3 uint8 tensor on the latent's device, from one CxHxW latent."""
         import torch
 
         key = (str(latents.device), str(latents.dtype))
@@ -60,8 +60,11 @@ class LinearDecoder:
         m, b = self._on_device[key]
         with torch.no_grad():
             rgb = torch.einsum("chw,ck->hwk", latents, m) + b
-            rgb = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
-        return np.ascontiguousarray(rgb.cpu().numpy())
+            return ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+
+    def decode(self, latents: Any) -> np.ndarray:
+        """HxWx3 uint8 numpy image from one CxHxW latent."""
+        return np.ascontiguousarray(self.render(latents).cpu().numpy())
 
 
 def known_decoder(family: str, channels: int) -> LinearDecoder | None:
