@@ -56,13 +56,13 @@ def test_rebuild_rows_and_search(folder: Path, tmp_path: Path) -> None:
         assert len(index.search("re")) == 2  # prefix: red, red
         assert len(index.search("cafe")) == 1  # diacritics folded
         assert index.search("fox snow") == [rows[3].path]
-        assert index.search("whale \"oce") == [rows[2].path]  # typed words, not FTS syntax
+        assert index.search('whale "oce') == [rows[2].path]  # typed words, not FTS syntax
         assert index.count(search="ocean") == 1 and index.count() == 4
         assert index.search("") == [r.path for r in rows]
 
 
 def test_fts_query_escapes_what_people_type() -> None:
-    assert fts_query('cat "NEAR(x' ) == 'prompt : ("cat"* "NEAR"* "x"*)'
+    assert fts_query('cat "NEAR(x') == 'prompt : ("cat"* "NEAR"* "x"*)'
     assert fts_query("  ,, ") == ""
 
 
@@ -145,9 +145,7 @@ def test_newer_database_is_refused_and_left_untouched(folder: Path, tmp_path: Pa
 
 
 @pytest.mark.parametrize("garbage", [b"", b"this is not a database at all" * 100])
-def test_corrupt_index_is_moved_aside_and_rebuilt(
-    folder: Path, tmp_path: Path, garbage: bytes
-) -> None:
+def test_corrupt_index_is_moved_aside_and_rebuilt(folder: Path, tmp_path: Path, garbage: bytes) -> None:
     db = tmp_path / "index.sqlite3"
     with GalleryIndex(db, folder) as index:
         index.reconcile()

@@ -121,7 +121,7 @@ def test_automatic1111_with_schedule_type_and_quoted_model(tmp_path: Path) -> No
     ],
 )
 def test_automatic1111_exif_user_comment(tmp_path: Path, prefix: bytes, codec: str, fmt: str) -> None:
-    text = samples.A1111_INFOTEXT.replace("Model: \"v1-5, pruned\"", "Model: sd15")
+    text = samples.A1111_INFOTEXT.replace('Model: "v1-5, pruned"', "Model: sd15")
     path = samples.jpeg_with_user_comment(tmp_path / f"a.{fmt.lower()}", prefix + text.encode(codec), fmt)
     meta = read_metadata(path)
     assert meta.source == "AUTOMATIC1111"
@@ -241,3 +241,15 @@ def test_refuses_absurd_pixel_count(tmp_path: Path) -> None:
     path.write_bytes(data)
     with pytest.raises(UnreadableImage, match="pixels"):
         read_metadata(path)
+
+
+def test_cyclic_and_odd_comfyui_graphs_do_not_raise(tmp_path: Path) -> None:
+    graph = {
+        "1": {"class_type": "KSampler", "inputs": {"positive": ["2", 0], "negative": ["2", 1], "seed": ["3", 0]}},
+        "2": {"class_type": "ConditioningCombine", "inputs": {"conditioning_1": ["2", 0], "conditioning_2": 5}},
+        "3": {"class_type": "Primitive", "inputs": {"value": ["3", 0]}},
+        "4": "not a node",
+    }
+    meta = read_metadata(samples.png_with_text(tmp_path / "cycle.png", {"prompt": json.dumps(graph)}))
+    assert meta.source == "ComfyUI" and meta.prompt is None and meta.seed is None
+    assert any("positive input" in p for p in meta.problems)

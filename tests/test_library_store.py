@@ -96,9 +96,7 @@ def test_disk_full_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
             print("SAVE ERROR:", error)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "SAVE ERROR: Could not write" in result.stdout
     assert "not enough space" in result.stdout

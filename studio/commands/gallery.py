@@ -51,9 +51,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
         report = gallery.index.rebuild(progress)
         for path, why in report.skipped.items():
             print(f"Skipped {path}: {why}", file=sys.stderr)
-        print(
-            f"{report.added} images in the index, {len(report.skipped)} skipped.", file=sys.stderr
-        )
+        print(f"{report.added} images in the index, {len(report.skipped)} skipped.", file=sys.stderr)
     return 0
 
 

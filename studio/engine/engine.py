@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 from studio.engine.cancel import CancelToken
+from studio.engine.checkpoints import PickleConsent
 from studio.engine.errors import describe_failure
 from studio.engine.events import Cancelled, EventSink, Failed, Finished, Outcome, Started, Step
+from studio.engine.memory import MemoryOptions
 from studio.engine.models import ModelEntry, ModelRegistry
 from studio.engine.previews.previewer import PreviewSettings
 from studio.engine.request import GenerationRequest, check
@@ -32,14 +34,19 @@ class Engine:
         dtype: str | None = None,
         cache_size: int = 1,
         previews: PreviewSettings | None = None,
+        memory: MemoryOptions | None = None,
+        pickle_consent: PickleConsent | None = None,
     ) -> None:
         self.registry = registry
         self._device_choice = device
-        self._dtype_choice = dtype
+        self.memory = memory or MemoryOptions()
+        self._dtype_choice = dtype or self.memory.dtype
         self._cache_size = cache_size
+        self.pickle_consent = pickle_consent
         self._cache: Any = None
         self._base_schedulers: dict[str, Any] = {}
         self._previewers: dict[str, Any] = {}
+        self._loaded: dict[str, int] = {}  # model path -> id of the pipeline loaded for it
         self.preview_settings = previews or PreviewSettings()
 
     def warm_up(self) -> None:
@@ -58,7 +65,9 @@ class Engine:
         from studio.engine.loading import PipelineCache
 
         if self._cache is None:
-            self._cache = PipelineCache(self._cache_size)
+            self._cache = PipelineCache(
+                self._cache_size, memory=self.memory, consent=self.pickle_consent
+            )
 
     @property
     def device(self) -> str:
@@ -95,12 +104,21 @@ class Engine:
         return outcome
 
     def pipeline_for(self, entry: ModelEntry) -> Any:
+        """The entry's pipeline, from the warm cache or loaded (with the memory options)."""
         self.warm_up()
-        pipe = self._cache.get(entry.path, self.device, self.dtype)
+        pipe = self._cache.get(entry.path, self.device, self.dtype, entry.family)
         key = str(entry.path)
-        if key not in self._base_schedulers:
+        if self._loaded.get(key) != id(pipe):
+            # A fresh load: what was derived from an earlier (evicted) copy is stale.
+            self._loaded[key] = id(pipe)
+            self._previewers.pop(key, None)
             self._base_schedulers[key] = pipe.scheduler.config
         return pipe
+
+    @property
+    def load_records(self) -> list[Any]:
+        """Every pipeline load so far: path, seconds, memory plan (the model switch time)."""
+        return list(self._cache.loads) if self._cache is not None else []
 
     def _run(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
         import torch

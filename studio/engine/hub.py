@@ -79,7 +79,7 @@ class DownloadPlan:
             if _size(self.blob(file)) == file.size:
                 done += file.size
             else:
-                done += min(_size(self.partial(file)), file.size)
+                done += min(max(0, _size(self.partial(file))), file.size)
         return done
 
 

@@ -1,13 +1,25 @@
-"""Loading diffusers text-to-image pipelines from local folders, offline, and caching them."""
+"""Loading text-to-image pipelines from local folders and checkpoint files, offline, and
+caching them warm."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.engine.checkpoints import PickleConsent
 from studio.engine.errors import ModelError
+from studio.engine.memory import (
+    MemoryOptions,
+    MemoryPlan,
+    apply_memory_plan,
+    free_memory,
+    model_bytes,
+    plan_memory,
+)
 
 TEXT_TO_IMAGE_PIPELINES = (
     "StableDiffusionPipeline",
@@ -96,35 +108,95 @@ def _check_safetensors(folder: Path, file: Path) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class LoadRecord:
+    """One pipeline load: what, how long, and the memory plan it got."""
+
+    path: str
+    seconds: float
+    plan: MemoryPlan
+    weights_bytes: int
+
+
 class PipelineCache:
-    """Loaded pipelines, keyed by (model folder, device, dtype), least recently used first out."""
+    """A warm cache of up to `capacity` pipelines, keyed by (model path, device, dtype, options).
 
-    def __init__(self, capacity: int = 1) -> None:
+    The least recently used pipeline goes first; its device memory is given back at once.
+    `loads` records every load, so the model switch time is measured where it happens.
+    """
+
+    def __init__(
+        self,
+        capacity: int = 1,
+        *,
+        memory: MemoryOptions | None = None,
+        consent: PickleConsent | None = None,
+    ) -> None:
         self.capacity = max(1, capacity)
-        self._pipes: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self.memory = memory or MemoryOptions()
+        self.consent = consent
+        self.loads: list[LoadRecord] = []
+        self.hits = 0
+        self._pipes: OrderedDict[tuple[str, str, str, MemoryOptions], Any] = OrderedDict()
 
-    def get(self, folder: Path, device: str, dtype: Any) -> Any:
-        key = (str(folder.resolve()), device, str(dtype))
+    def get(self, path: Path, device: str, dtype: Any, family: str = "other") -> Any:
+        key = (str(path.resolve()), device, str(dtype), self.memory)
         if key in self._pipes:
             self._pipes.move_to_end(key)
+            self.hits += 1
             return self._pipes[key]
-        pipe = load_pipeline(folder, device, dtype)
-        self._pipes[key] = pipe
-        while len(self._pipes) > self.capacity:
+        # Make room first, so the old model's memory is free before the new one loads.
+        while len(self._pipes) >= self.capacity:
             _, evicted = self._pipes.popitem(last=False)
             _free(evicted)
+        started = time.perf_counter()
+        pipe = load_pipeline(path, device, dtype, memory=self.memory, consent=self.consent,
+                             family=family)
+        self.loads.append(LoadRecord(
+            key[0], time.perf_counter() - started, pipe.studio_memory_plan,
+            getattr(pipe, "studio_weights_bytes", 0),
+        ))
+        self._pipes[key] = pipe
         return pipe
 
     def __len__(self) -> int:
         return len(self._pipes)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, Path) and any(k[0] == str(path.resolve()) for k in self._pipes)
 
     def clear(self) -> None:
         while self._pipes:
             _free(self._pipes.popitem()[1])
 
 
-def load_pipeline(folder: Path, device: str, dtype: Any) -> Any:
-    """A text-to-image pipeline from a local folder, offline, without a safety checker."""
+def load_pipeline(
+    path: Path,
+    device: str,
+    dtype: Any,
+    *,
+    memory: MemoryOptions | None = None,
+    consent: PickleConsent | None = None,
+    family: str = "other",
+) -> Any:
+    """A text-to-image pipeline from a local folder or checkpoint file, offline, without a
+    safety checker, with the memory options applied and placed on `device`."""
+    if path.is_file():
+        from studio.engine.single_file import load_single_file
+
+        pipe = load_single_file(path, dtype, consent=consent)
+    else:
+        pipe = _load_folder(path, dtype)
+    weights = model_bytes(pipe)
+    plan = plan_memory(memory or MemoryOptions(), device, model_bytes=weights, family=family,
+                       memory=free_memory(device))
+    pipe = apply_memory_plan(pipe, plan, device)
+    pipe.studio_memory_plan = plan
+    pipe.studio_weights_bytes = weights
+    return pipe
+
+
+def _load_folder(folder: Path, dtype: Any) -> Any:
     index = check_model_folder(folder)
     import diffusers
 
@@ -142,16 +214,22 @@ def load_pipeline(folder: Path, device: str, dtype: Any) -> Any:
         raise
     except Exception as error:
         raise ModelError(f"The model {folder.name} could not be loaded: {error}") from error
-    pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
 def _free(pipe: Any) -> None:
+    """Drop a pipeline and give its device memory back (offload hooks hold references)."""
     import gc
 
     import torch
 
+    remove_hooks = getattr(pipe, "remove_all_hooks", None)
+    if remove_hooks is not None:
+        remove_hooks()
+    for component in list(getattr(pipe, "components", {}).values()):
+        if isinstance(component, torch.nn.Module):
+            component.to("meta")
     del pipe
     gc.collect()
     if torch.cuda.is_available():

@@ -1,18 +1,22 @@
-"""Which models exist and where: the bundled demo first, then the models folder.
+"""Which models exist and where: the bundled demo first, then the models folder, the
+Hugging Face cache other tools share, and folders the person added.
 
-Torch-free and cheap: it reads only small JSON files, so the UI can list models before
-torch loads.
+Torch-free and cheap: it reads small JSON files and safetensors headers only, so the UI
+can list models before torch loads.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio.config.paths import StudioPaths, bundled_models_dir
 from studio.engine.errors import ModelError
+from studio.engine.hub_cache import hub_cache_dir, repo_folder, repo_id_of, snapshots
+from studio.engine.model_sources import SOURCES_FILE, ModelSources
 
 STUDIO_MODEL_FILE = "studio.json"  # optional: name, description and defaults of a model folder
 
@@ -21,11 +25,23 @@ FAMILY_BY_PIPELINE = {
     "StableDiffusion3Pipeline": "SD3",
     "FluxPipeline": "Flux",
 }
+FAMILIES = ("SD 1.x", "SD 2.x", "SDXL", "SD3", "Flux", "other")
+
+# Where an entry comes from, as the models page names it.
+BUILT_IN = "built-in"
+MODELS_FOLDER = "models folder"
+HF_CACHE = "Hugging Face cache"
+DOWNLOADED = "downloaded"
+ADDED = "added folder"
+
+_CONFIG_ONLY = {"scheduler", "tokenizer", "tokenizer_2", "tokenizer_3", "feature_extractor"}
+_NOT_LOADED = {"safety_checker"}  # the loader sets it to None
+_WEIGHT_SUFFIXES = (".safetensors",)
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    id: str  # what a GenerationRequest names: a bundled model's folder name, else a path
+    id: str  # what a GenerationRequest names: a bundled folder name, a repo id, else a path
     name: str
     path: Path
     family: str = "other"
@@ -33,24 +49,69 @@ class ModelEntry:
     defaults: dict[str, Any] = field(default_factory=dict)
     token_limit: int | None = None
     bundled: bool = False
+    source: str = ""  # BUILT_IN, MODELS_FOLDER, HF_CACHE, DOWNLOADED or ADDED
+    size_bytes: int = 0
+    precision: str = ""  # "fp16", "bf16", "fp32", "mixed", or "" when unknown
+    repo_id: str = ""  # for Hugging Face cache entries
+    owned: bool = False  # Studio's own files: removing may move them to the trash
+    problem: str = ""  # why it cannot load, for a file Studio recognised but cannot run
 
     @property
     def display_name(self) -> str:
         return f"{self.name} (built-in demo)" if self.bundled else self.name
 
+    @property
+    def is_file(self) -> bool:
+        return self.path.suffix.lower() == ".safetensors"
+
 
 class ModelRegistry:
     """Lists and resolves models. Build one per app (app.py / cli.py) and pass it down."""
 
-    def __init__(self, paths: StudioPaths, extra_dirs: tuple[Path, ...] = ()) -> None:
+    def __init__(
+        self,
+        paths: StudioPaths,
+        extra_dirs: tuple[Path, ...] = (),
+        *,
+        hf_cache: Path | None = None,
+    ) -> None:
         self._paths = paths
         self._extra_dirs = extra_dirs
+        self._hf_cache = hf_cache
+        self._details: dict[tuple[str, int], tuple[int, str]] = {}
 
-    def entries(self) -> list[ModelEntry]:
-        found = [describe(p, bundled=True) for p in _model_folders(bundled_models_dir())]
-        for folder in (self._paths.models_dir, *self._extra_dirs):
-            found.extend(describe(p) for p in _model_folders(folder))
-        return found
+    @property
+    def sources_file(self) -> Path:
+        return self._paths.config_dir / SOURCES_FILE
+
+    @property
+    def hf_cache(self) -> Path:
+        return self._hf_cache or hub_cache_dir()
+
+    def sources(self) -> ModelSources:
+        return ModelSources.load(self.sources_file)
+
+    def entries(self, *, include_hidden: bool = False) -> list[ModelEntry]:
+        sources = self.sources()
+        found = [
+            self._describe(p, bundled=True, source=BUILT_IN)
+            for p in _model_folders(bundled_models_dir())
+        ]
+        found += self._scan(self._paths.models_dir, MODELS_FOLDER, owned=True)
+        for folder in self._extra_dirs:
+            found += self._scan(folder, MODELS_FOLDER, owned=False)
+        found += self._hub_entries(set(sources.downloads))
+        for text in sources.folders:
+            folder = Path(text)
+            if (folder / "model_index.json").is_file():
+                found.append(self._describe(folder, source=ADDED))
+            else:
+                found += self._scan(folder, ADDED, owned=False)
+        unique: dict[str, ModelEntry] = {}
+        for entry in found:
+            unique.setdefault(_key(entry.path), entry)
+        hidden = set(sources.hidden)
+        return [e for e in unique.values() if include_hidden or e.id not in hidden]
 
     def default(self) -> ModelEntry:
         entries = self.entries()
@@ -67,27 +128,162 @@ class ModelRegistry:
             return self.default()
         path = Path(model_id).expanduser()
         if path.exists():
-            return describe(path.resolve())
-        for entry in self.entries():
+            resolved = path.resolve()
+            for entry in self.entries(include_hidden=True):
+                if _key(entry.path) == _key(resolved):
+                    return entry
+            return describe_file(resolved) if resolved.is_file() else describe(resolved)
+        for entry in self.entries(include_hidden=True):
             if model_id in (entry.id, entry.name, entry.path.name):
                 return entry
         raise ModelError(
             f"Model {model_id!r} was not found: it is neither a folder nor a known model name."
         )
 
+    def add_folder(self, folder: Path) -> list[ModelEntry]:
+        """Remember a model folder, or a folder of models; returns the entries it brings."""
+        folder = folder.expanduser().resolve()
+        if not folder.is_dir():
+            raise ModelError(f"{folder} is not a folder.")
+        if (folder / "model_index.json").is_file():
+            from studio.engine.loading import check_model_folder
 
-def describe(folder: Path, *, bundled: bool = False) -> ModelEntry:
-    """A ModelEntry from a folder's small JSON files (no weights are read)."""
+            check_model_folder(folder)
+            brought = [self._describe(folder, source=ADDED)]
+        else:
+            brought = self._scan(folder, ADDED, owned=False)
+            if not brought:
+                raise ModelError(
+                    f"{folder} holds no model: Studio looks for a diffusers folder (with "
+                    "model_index.json) or .safetensors checkpoints, in it or one level down."
+                )
+        sources = self.sources()
+        if str(folder) not in sources.folders:
+            sources.folders.append(str(folder))
+        ids = {e.id for e in brought}
+        sources.hidden = [h for h in sources.hidden if h not in ids]
+        sources.save(self.sources_file)
+        return brought
+
+    def record_download(self, repo_id: str) -> None:
+        """Mark a repo as Studio's own download, which may go to the trash later."""
+        sources = self.sources()
+        if repo_id not in sources.downloads:
+            sources.downloads.append(repo_id)
+        sources.hidden = [h for h in sources.hidden if h != repo_id]
+        sources.save(self.sources_file)
+
+    def remove_from_list(self, entry: ModelEntry) -> None:
+        """Stop listing the entry; its files stay where they are."""
+        if entry.bundled:
+            raise ModelError("The built-in demo model cannot be removed.")
+        sources = self.sources()
+        if str(entry.path) in sources.folders:
+            sources.folders.remove(str(entry.path))
+        elif entry.id not in sources.hidden:
+            sources.hidden.append(entry.id)
+        sources.save(self.sources_file)
+
+    def move_to_trash(self, entry: ModelEntry) -> Path:
+        """Send the entry's files to the trash (recoverable); only for files Studio owns."""
+        if not entry.owned:
+            raise ModelError(
+                f"{entry.name} is not Studio's own copy, so Studio does not delete it. Remove it "
+                "from the list instead, or delete it with the tool that made it."
+            )
+        target = repo_folder(self.hf_cache, entry.repo_id) if entry.repo_id else entry.path
+        from send2trash import send2trash
+
+        try:
+            send2trash(str(target))
+        except OSError as error:
+            raise ModelError(f"{target} could not be moved to the trash: {error}") from None
+        sources = self.sources()
+        sources.downloads = [d for d in sources.downloads if d != entry.repo_id]
+        sources.hidden = [h for h in sources.hidden if h != entry.id]
+        sources.save(self.sources_file)
+        return target
+
+    def _scan(self, root: Path, source: str, *, owned: bool) -> list[ModelEntry]:
+        found = [self._describe(p, source=source, owned=owned) for p in _model_folders(root)]
+        found += [describe_file(p, source=source, owned=owned) for p in _checkpoint_files(root)]
+        return found
+
+    def _hub_entries(self, downloads: set[str]) -> list[ModelEntry]:
+        root = self.hf_cache
+        if not root.is_dir():
+            return []
+        found = []
+        for repo in sorted(root.iterdir()):
+            repo_id = repo_id_of(repo)
+            if repo_id is None:
+                continue
+            snapshot = next((s for s in snapshots(repo) if is_runnable_pipeline(s)), None)
+            if snapshot is None:
+                continue
+            owned = repo_id in downloads
+            found.append(self._describe(
+                snapshot, source=DOWNLOADED if owned else HF_CACHE, owned=owned, repo_id=repo_id
+            ))
+        return found
+
+    def _describe(self, folder: Path, **kwargs: Any) -> ModelEntry:
+        key = (str(folder), _mtime_ns(folder / "model_index.json"))
+        if key not in self._details:
+            self._details[key] = (disk_size(folder), folder_precision(folder))
+        size, precision = self._details[key]
+        return describe(folder, size_bytes=size, precision=precision, **kwargs)
+
+
+def describe(
+    folder: Path,
+    *,
+    bundled: bool = False,
+    source: str = "",
+    owned: bool = False,
+    repo_id: str = "",
+    size_bytes: int | None = None,
+    precision: str | None = None,
+) -> ModelEntry:
+    """A ModelEntry from a folder's small JSON files and weight headers (no weights are read)."""
     info = _read_json(folder / STUDIO_MODEL_FILE)
+    name = str(info.get("name") or repo_id or folder.name)
     return ModelEntry(
-        id=folder.name if bundled else str(folder),
-        name=str(info.get("name") or folder.name),
+        id=folder.name if bundled else (repo_id or str(folder)),
+        name=name,
         path=folder,
         family=detect_family(folder),
         description=str(info.get("description", "")),
         defaults=dict(info.get("defaults") or {}),
         token_limit=_token_limit(folder),
         bundled=bundled,
+        source=source or (BUILT_IN if bundled else ""),
+        size_bytes=disk_size(folder) if size_bytes is None else size_bytes,
+        precision=folder_precision(folder) if precision is None else precision,
+        repo_id=repo_id,
+        owned=owned,
+    )
+
+
+def describe_file(path: Path, *, source: str = "", owned: bool = False) -> ModelEntry:
+    """A ModelEntry for a single-file .safetensors checkpoint, from its header."""
+    family, precision, problem, defaults = "unknown", "", "", {}
+    try:
+        from studio.engine.checkpoints import describe_checkpoint
+    except ImportError:  # single-file support not installed: list the file, unrecognised
+        pass
+    else:
+        try:
+            info = describe_checkpoint(path)
+        except ModelError as error:
+            problem = str(error)
+        else:
+            family, precision, problem = info.family, info.precision, info.problem
+            defaults = dict(info.defaults)
+    return ModelEntry(
+        id=str(path), name=path.stem, path=path, family=family, defaults=defaults,
+        source=source, size_bytes=_file_size(path), precision=precision, owned=owned,
+        problem=problem,
     )
 
 
@@ -102,6 +298,69 @@ def detect_family(folder: Path) -> str:
     return "other"
 
 
+def is_runnable_pipeline(folder: Path) -> bool:
+    """A text-to-image diffusers folder whose weights are all present (cheap: no file is read)."""
+    index = _read_json(folder / "model_index.json")
+    from studio.engine.loading import TEXT_TO_IMAGE_PIPELINES
+
+    if index.get("_class_name") not in TEXT_TO_IMAGE_PIPELINES:
+        return False
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or not spec or spec[0] is None:
+            continue
+        if name in _NOT_LOADED:
+            continue
+        sub = folder / name
+        if not sub.is_dir():
+            return False
+        if name in _CONFIG_ONLY:
+            continue
+        if not (sub / "config.json").is_file() or not _weights_present(sub):
+            return False
+    return True
+
+
+def disk_size(folder: Path) -> int:
+    """Bytes on disk, following the cache's links to blobs and counting each file once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                stat = os.stat(os.path.join(root, name))
+            except OSError:
+                continue  # a dangling link: not on disk
+            if (stat.st_dev, stat.st_ino) not in seen:
+                seen.add((stat.st_dev, stat.st_ino))
+                total += stat.st_size
+    return total
+
+
+def folder_precision(folder: Path) -> str:
+    """The dtype holding most weight bytes, from the safetensors headers of the components."""
+    from studio.engine.checkpoints import precision_of, read_safetensors_header
+
+    tensors: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for file in sorted(folder.glob("*/*.safetensors")):
+        if file.parent.name in _NOT_LOADED:
+            continue
+        try:
+            header = read_safetensors_header(file)
+        except (ModelError, OSError, ValueError):
+            continue
+        tensors.update({f"{file.parent.name}/{file.name}/{k}": v for k, v in header.items()})
+    precision = precision_of(tensors) if tensors else ""
+    return "" if precision == "unknown" else precision
+
+
+def _weights_present(sub: Path) -> bool:
+    for index in sub.glob("*.safetensors.index*.json"):
+        shards = set(_read_json(index).get("weight_map", {}).values())
+        if shards and all((sub / str(s)).is_file() for s in shards):
+            return True
+    return any(p.is_file() for p in sub.glob("*.safetensors"))
+
+
 def _token_limit(folder: Path) -> int | None:
     config = _read_json(folder / "tokenizer" / "tokenizer_config.json")
     limit = config.get("model_max_length")
@@ -112,6 +371,32 @@ def _model_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / "model_index.json").is_file())
+
+
+def _checkpoint_files(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(
+        p for p in root.iterdir() if p.suffix.lower() in _WEIGHT_SUFFIXES and p.is_file()
+    )
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(str(path.resolve()))
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _read_json(path: Path) -> dict[str, Any]:

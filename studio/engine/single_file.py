@@ -41,6 +41,13 @@ def config_folder(family: str) -> Path:
     return configs_dir() / CONFIG_FOLDERS[family]
 
 
+def sidecar_config(path: Path) -> Path | None:
+    """`model.config/` next to `model.safetensors`: a diffusers folder (configs, no weights)
+    for a checkpoint whose architecture or schedule differs from its family's usual one."""
+    folder = path.with_name(path.stem + ".config")
+    return folder if (folder / "model_index.json").is_file() else None
+
+
 def read_state_dict(path: Path, consent: PickleConsent | None) -> dict[str, Any]:
     """All tensors of a checkpoint on the CPU. Pickles need consent and load weights-only."""
     import torch
@@ -77,7 +84,8 @@ def load_single_file(
 ) -> Any:
     """A text-to-image pipeline (on the CPU) from one checkpoint file, offline.
 
-    `config` overrides the shipped config folder (a diffusers folder without weights).
+    The architecture comes from `config`, else from a sidecar folder next to the file (see
+    `sidecar_config`), else from the config folder Studio ships for the family.
     """
     info = describe_checkpoint(path)
     if info.problem:
@@ -86,7 +94,7 @@ def load_single_file(
     family, problem = detect_family({k: tuple(v.shape) for k, v in state.items()})
     if problem:
         raise ModelError(f"{path.name}: {problem}")
-    folder = config or config_folder(family)
+    folder = config or sidecar_config(path) or config_folder(family)
     try:
         pipe = _assemble(folder, state, dtype)
     except ModelError:
@@ -148,7 +156,7 @@ def load_tokenizer(folder: Path, name: str) -> Any:
     from transformers import CLIPTokenizer
 
     sub = folder / name
-    if (sub / "vocab.json").is_file():
+    if (sub / "vocab.json").is_file() or (sub / "tokenizer.json").is_file():
         return CLIPTokenizer.from_pretrained(str(folder), subfolder=name)
     options = json.loads((sub / "tokenizer_config.json").read_text(encoding="utf-8"))
     shared = configs_dir() / CLIP_TOKENIZER

@@ -34,9 +34,7 @@ def set_curation(path: Path, *, favorite: bool | None = None, rating: int | None
     path = Path(path)
     with open(path, "rb") as fh:
         if fh.read(8) != PNG_SIGNATURE:
-            raise CurationError(
-                f"{path.name} is not a PNG; favorites and ratings are kept in PNG files only."
-            )
+            raise CurationError(f"{path.name} is not a PNG; favorites and ratings are kept in PNG files only.")
     try:
         chunks = read_raw_chunks(path)
     except UnreadableImage as exc:
@@ -57,9 +55,7 @@ def set_curation(path: Path, *, favorite: bool | None = None, rating: int | None
         data["favorite"] = bool(favorite)
     if rating is not None:
         data["rating"] = int(rating)
-    new = RawChunk(
-        b"iTXt", encode_itxt(STUDIO_KEY, json.dumps(data, ensure_ascii=False, sort_keys=True))
-    )
+    new = RawChunk(b"iTXt", encode_itxt(STUDIO_KEY, json.dumps(data, ensure_ascii=False, sort_keys=True)))
     if position is None:
         position = next(i for i, c in enumerate(chunks) if c.kind == b"IDAT")
         chunks.insert(position, new)
@@ -73,9 +69,7 @@ def move_to_trash(path: Path) -> None:
     try:
         send2trash(str(path))
     except OSError as exc:
-        raise SaveError(
-            f"Could not move {path} to the trash: {exc}", getattr(exc, "errno", None)
-        ) from exc
+        raise SaveError(f"Could not move {path} to the trash: {exc}", getattr(exc, "errno", None)) from exc
 
 
 def _load(text: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ Thread-safe: one connection behind a lock, so the GUI thread can query while a w
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -31,9 +32,13 @@ class IndexTooNew(RuntimeError):
 
 
 class GalleryRow(NamedTuple):
-    """One image as the gallery shows it; everything a view needs without another query."""
+    """One image as the gallery shows it; everything a view needs without another query.
 
-    path: Path
+    `file` is the absolute path as text (cheap for 10,000 rows); `path` makes it a Path.
+    `favorite` is 0 or 1.
+    """
+
+    file: str
     created: float
     mtime_ns: int
     file_size: int
@@ -48,8 +53,12 @@ class GalleryRow(NamedTuple):
     sampler: str | None
     model: str | None
     source: str | None
-    favorite: bool
+    favorite: int
     rating: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
 
 
 @dataclass
@@ -60,6 +69,10 @@ class ScanReport:
     updated: int = 0
     removed: int = 0
     skipped: dict[Path, str] = field(default_factory=dict)
+
+
+class OutsideGallery(ValueError):
+    """A file that is not inside the gallery folder cannot be indexed."""
 
 
 class GalleryIndex:
@@ -93,9 +106,7 @@ class GalleryIndex:
             conn.execute("PRAGMA synchronous = NORMAL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for number in range(version, SCHEMA_VERSION):
-                conn.executescript(
-                    f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
-                )
+                conn.executescript(f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;")
         except sqlite3.DatabaseError:
             conn.close()
             raise
@@ -157,11 +168,10 @@ class GalleryIndex:
         self, *, order: Order = "desc", favorites_only: bool = False, search: str | None = None
     ) -> list[GalleryRow]:
         """All matching images at once, newest first by default: a view needs no more queries."""
-        sql, params = self._select(f"SELECT {_qualified()} FROM images", favorites_only, search)
+        sql, params = self._select(f"SELECT {self._row_columns()} FROM images", favorites_only, search)
         sql += f" ORDER BY images.created {'ASC' if order == 'asc' else 'DESC'}, images.id"
         with self._lock:
-            found = self._conn.execute(sql, params).fetchall()
-        return [self._row(values) for values in found]
+            return list(map(GalleryRow._make, self._conn.execute(sql, [self._prefix, *params])))
 
     def count(self, *, favorites_only: bool = False, search: str | None = None) -> int:
         sql, params = self._select("SELECT count(*) FROM images", favorites_only, search)
@@ -173,15 +183,12 @@ class GalleryIndex:
         return [row.path for row in self.rows(search=text)]
 
     def get(self, path: Path) -> GalleryRow | None:
+        sql = f"SELECT {self._row_columns()} FROM images WHERE images.path = ?"
         with self._lock:
-            found = self._conn.execute(
-                f"SELECT {COLUMNS} FROM images WHERE path = ?", (self._key(path),)
-            ).fetchone()
-        return self._row(found) if found else None
+            found = self._conn.execute(sql, (self._prefix, self._key(path))).fetchone()
+        return GalleryRow._make(found) if found else None
 
-    def _select(
-        self, base: str, favorites_only: bool, search: str | None
-    ) -> tuple[str, list[object]]:
+    def _select(self, base: str, favorites_only: bool, search: str | None) -> tuple[str, list[object]]:
         where: list[str] = []
         params: list[object] = []
         match = fts_query(search or "")
@@ -241,16 +248,10 @@ class GalleryIndex:
         with self._lock:
             known = {
                 key: (mtime_ns, size)
-                for key, mtime_ns, size in self._conn.execute(
-                    "SELECT path, mtime_ns, file_size FROM images"
-                )
+                for key, mtime_ns, size in self._conn.execute("SELECT path, mtime_ns, file_size FROM images")
             }
-        gone = [key for key in known if self._resolve(key) not in on_disk]
-        todo: list[tuple[Path, FileStamp]] = []
-        for path, stamp in on_disk.items():
-            before = known.get(self._key(path))
-            if before != (stamp.mtime_ns, stamp.size):
-                todo.append((path, stamp))
+        gone = [key for key in known if key not in on_disk]
+        todo = [(key, stamp) for key, stamp in on_disk.items() if known.get(key) != (stamp.mtime_ns, stamp.size)]
         with self._transaction() as conn:
             conn.executemany("DELETE FROM images WHERE path = ?", [(key,) for key in gone])
         report.removed = len(gone)
@@ -266,7 +267,7 @@ class GalleryIndex:
 
     def _read_into_index(
         self,
-        todo: list[tuple[Path, FileStamp]],
+        todo: list[tuple[str, FileStamp]],
         known: dict[str, tuple[int, int]],
         report: ScanReport,
         progress: Progress | None,
@@ -276,9 +277,10 @@ class GalleryIndex:
             progress(0, total)
         for start in range(0, total, _BATCH):
             batch: list[tuple[str, FileStamp, ImageMetadata]] = []
-            for path, stamp in todo[start : start + _BATCH]:
+            for key, stamp in todo[start : start + _BATCH]:
+                path = self.gallery_dir / key
                 try:
-                    batch.append((self._key(path), stamp, read_metadata(path)))
+                    batch.append((key, stamp, read_metadata(path)))
                 except (UnreadableImage, OSError) as exc:
                     report.skipped[path] = str(exc)
             with self._transaction() as conn:
@@ -291,9 +293,7 @@ class GalleryIndex:
             if progress:
                 progress(min(start + _BATCH, total), total)
 
-    def _upsert(
-        self, conn: sqlite3.Connection, key: str, stamp: FileStamp, meta: ImageMetadata
-    ) -> None:
+    def _upsert(self, conn: sqlite3.Connection, key: str, stamp: FileStamp, meta: ImageMetadata) -> None:
         created = meta.created if meta.created is not None else stamp.mtime_ns / 1e9
         conn.execute(
             f"INSERT INTO images ({COLUMNS}) VALUES ({', '.join('?' * 17)}) "
@@ -314,21 +314,22 @@ class GalleryIndex:
 
     # -- paths -----------------------------------------------------------------------------
 
+    @property
+    def _prefix(self) -> str:
+        return str(self.gallery_dir.absolute()) + os.sep
+
     def _key(self, path: Path) -> str:
-        """Stored form of a path: relative to the gallery folder when inside it."""
-        path = Path(path)
+        """Stored form of a path: '/'-separated, relative to the gallery folder."""
         try:
-            return path.absolute().relative_to(self.gallery_dir.absolute()).as_posix()
+            return Path(path).absolute().relative_to(self.gallery_dir.absolute()).as_posix()
         except ValueError:
-            return str(path.absolute())
+            raise OutsideGallery(f"{path} is not inside the gallery folder {self.gallery_dir}.") from None
 
-    def _resolve(self, key: str) -> Path:
-        return self.gallery_dir / key
-
-    def _row(self, values: tuple[object, ...]) -> GalleryRow:
-        (key, *rest) = values
-        row = GalleryRow(self._resolve(str(key)), *rest)  # type: ignore[arg-type]
-        return row._replace(favorite=bool(row.favorite))
+    @staticmethod
+    def _row_columns() -> str:
+        """The row's columns, the first made absolute by the `?` prefix parameter."""
+        names = [name.strip() for name in COLUMNS.split(",")]
+        return ", ".join(["? || images.path", *(f"images.{name}" for name in names[1:])])
 
 
 def fts_query(text: str) -> str:
@@ -337,10 +338,6 @@ def fts_query(text: str) -> str:
     if not words:
         return ""
     return "prompt : (" + " ".join(f'"{word}"*' for word in words) + ")"
-
-
-def _qualified() -> str:
-    return ", ".join(f"images.{name.strip()}" for name in COLUMNS.split(","))
 
 
 def _sqlite_int(value: int | None) -> int | None:

@@ -62,9 +62,7 @@ def iter_chunks(
         length, kind = struct.unpack(">I4s", header)
         end = offset + 8 + length + 4
         if end > file_size:
-            raise UnreadableImage(
-                f"The PNG file is truncated (a {_name(kind)} chunk runs past the end of the file)."
-            )
+            raise UnreadableImage(f"The PNG file is truncated (a {_name(kind)} chunk runs past the end of the file).")
         if kind in skip_kinds:
             fh.seek(length + 4, 1)
             yield kind, length, None
@@ -72,9 +70,7 @@ def iter_chunks(
             data = fh.read(length)
             crc = fh.read(4)
             if struct.unpack(">I", crc)[0] != zlib.crc32(kind + data):
-                raise UnreadableImage(
-                    f"The PNG file is damaged (bad checksum in a {_name(kind)} chunk)."
-                )
+                raise UnreadableImage(f"The PNG file is damaged (bad checksum in a {_name(kind)} chunk).")
             yield kind, length, data
         offset = end
         if kind == b"IEND":
@@ -94,8 +90,7 @@ def read_png_metadata(path: Path, *, max_private: int = MAX_PRIVATE_CHUNK) -> Pn
             raise UnreadableImage("The PNG image has no pixels (its width or height is zero).")
         if width * height > MAX_PIXELS:
             raise UnreadableImage(
-                f"The image is {width}x{height} pixels, more than Studio opens "
-                f"({MAX_PIXELS:,} pixels at most)."
+                f"The image is {width}x{height} pixels, more than Studio opens ({MAX_PIXELS:,} pixels at most)."
             )
         result = PngMetadata(width, height)
         text_total = 0
@@ -117,9 +112,7 @@ def read_png_metadata(path: Path, *, max_private: int = MAX_PRIVATE_CHUNK) -> Pn
                 if text_total > MAX_TEXT_TOTAL:
                     raise UnreadableImage("The text in this PNG is larger than Studio reads.")
                 if key in result.texts:
-                    result.problems.append(
-                        f"The text chunk {key!r} appears twice; the first is used."
-                    )
+                    result.problems.append(f"The text chunk {key!r} appears twice; the first is used.")
                 else:
                     result.texts[key] = text
             elif kind[1:2].islower() and length <= max_private:
@@ -158,9 +151,7 @@ def read_raw_chunks(path: Path) -> list[RawChunk]:
     """Every chunk of a PNG, in order, with its data (for rewriting a file's metadata)."""
     with open(path, "rb") as fh:
         file_size = _size(fh)
-        return [
-            RawChunk(kind, data) for kind, _, data in iter_chunks(fh, file_size) if data is not None
-        ]
+        return [RawChunk(kind, data) for kind, _, data in iter_chunks(fh, file_size) if data is not None]
 
 
 def write_chunks(chunks: list[RawChunk]) -> bytes:

@@ -22,15 +22,16 @@ class FileStamp:
         return cls(stat.st_mtime_ns, stat.st_size)
 
 
-def scan_gallery(folder: Path) -> dict[Path, FileStamp]:
-    """Every image file under `folder`, skipping hidden folders and files (temporary files,
-    the `.studio` folder)."""
-    found: dict[Path, FileStamp] = {}
+def scan_gallery(folder: Path) -> dict[str, FileStamp]:
+    """Every image file under `folder`, by its '/'-separated path relative to `folder`,
+    skipping hidden folders and files (temporary files, the `.studio` folder)."""
+    found: dict[str, FileStamp] = {}
     if not folder.is_dir():
         return found
-    stack = [str(folder)]
+    stack = [""]
     while stack:
-        current = stack.pop()
+        prefix = stack.pop()
+        current = os.path.join(folder, prefix) if prefix else str(folder)
         try:
             entries = list(os.scandir(current))
         except OSError:
@@ -40,10 +41,10 @@ def scan_gallery(folder: Path) -> dict[Path, FileStamp]:
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+                    stack.append(f"{prefix}{entry.name}/")
                 elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
                     stat = entry.stat()
-                    found[Path(entry.path)] = FileStamp(stat.st_mtime_ns, stat.st_size)
+                    found[prefix + entry.name] = FileStamp(stat.st_mtime_ns, stat.st_size)
             except OSError:
                 continue
     return found

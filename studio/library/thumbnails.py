@@ -35,9 +35,7 @@ class ThumbnailCache:
         except OSError:
             return None
         key = f"{Path(image_path).absolute()}\0{size}\0{stat.st_mtime_ns}\0{stat.st_size}"
-        digest = hashlib.sha1(
-            key.encode("utf-8", "surrogatepass"), usedforsecurity=False
-        ).hexdigest()
+        digest = hashlib.sha1(key.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
         return self.cache_dir / digest[:2] / f"{digest}{THUMBNAIL_SUFFIX}"
 
     def lookup(self, image_path: Path, size: int) -> Path | None:

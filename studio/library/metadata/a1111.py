@@ -79,9 +79,7 @@ def _apply(meta: ImageMetadata, params: dict[str, str]) -> None:
     if "Steps" in params:
         meta.steps = _number(meta, "Steps", as_int(params["Steps"]), params["Steps"])
     if "CFG scale" in params:
-        meta.guidance = _number(
-            meta, "CFG scale", as_float(params["CFG scale"]), params["CFG scale"]
-        )
+        meta.guidance = _number(meta, "CFG scale", as_float(params["CFG scale"]), params["CFG scale"])
     if "Seed" in params:
         meta.seed = _number(meta, "Seed", as_int(params["Seed"]), params["Seed"])
     if "Size" in params:

@@ -35,9 +35,7 @@ def parse_prompt_graph(graph: object) -> ImageMetadata:
     meta.prompt = _text(nodes, cond_source.get("positive"), "positive", 0)
     meta.negative_prompt = _text(nodes, cond_source.get("negative"), "negative", 0)
     meta.prompt = meta.prompt.strip() if meta.prompt is not None else None
-    meta.negative_prompt = (
-        meta.negative_prompt.strip() if meta.negative_prompt else meta.negative_prompt
-    )
+    meta.negative_prompt = meta.negative_prompt.strip() if meta.negative_prompt else meta.negative_prompt
     if meta.prompt is None:
         meta.problems.append("Could not follow the sampler's positive input to a prompt.")
     noise = _node(nodes, inputs.get("noise"))
@@ -71,9 +69,7 @@ def parse_prompt_graph(graph: object) -> ImageMetadata:
         meta.width, meta.height = size
     else:
         meta.problems.append("The image size is not in the graph (it may start from an image).")
-    meta.model = _model_name(
-        nodes, inputs.get("model") or (_inputs(guider).get("model") if guider else None)
-    )
+    meta.model = _model_name(nodes, inputs.get("model") or (_inputs(guider).get("model") if guider else None))
     meta.build_request()
     return meta
 
@@ -89,9 +85,7 @@ def parse_workflow(workflow: object) -> ImageMetadata:
     for link in workflow.get("links") or []:
         if isinstance(link, list) and len(link) >= 5:
             links[link[0]] = link[1]  # link id -> source node id
-    sampler = next(
-        (n for n in nodes.values() if n.get("type") in ("KSampler", "KSamplerAdvanced")), None
-    )
+    sampler = next((n for n in nodes.values() if n.get("type") in ("KSampler", "KSamplerAdvanced")), None)
     if sampler is None:
         meta.problems.append("The ComfyUI workflow has no KSampler node.")
         return meta
@@ -133,9 +127,7 @@ def parse_workflow(workflow: object) -> ImageMetadata:
     if loader:
         names = [v for v in loader.get("widgets_values") or [] if isinstance(v, str)]
         meta.model = next((v for v in names if not v.endswith(".yaml")), None)
-    meta.problems.append(
-        "Read from the ComfyUI workflow (the prompt graph was missing or unreadable)."
-    )
+    meta.problems.append("Read from the ComfyUI workflow (the prompt graph was missing or unreadable).")
     meta.build_request()
     return meta
 

@@ -60,16 +60,12 @@ def _dialects(texts: dict[str, str]) -> list[tuple[str, Callable[[], ImageMetada
     if STUDIO_KEY in texts:
         found.append((STUDIO_KEY, lambda: parse_studio(texts[STUDIO_KEY])))
     if "invokeai_metadata" in texts:
-        found.append(
-            ("invokeai_metadata", lambda: parse_invokeai(_json(texts["invokeai_metadata"])))
-        )
+        found.append(("invokeai_metadata", lambda: parse_invokeai(_json(texts["invokeai_metadata"]))))
     if "sd-metadata" in texts:
         found.append(("sd-metadata", lambda: parse_sd_metadata(_json(texts["sd-metadata"]))))
     if "Dream" in texts:
         found.append(("Dream", lambda: parse_dream(texts["Dream"])))
-    if texts.get("Software", "").startswith("NovelAI") or (
-        "Comment" in texts and "Description" in texts
-    ):
+    if texts.get("Software", "").startswith("NovelAI") or ("Comment" in texts and "Description" in texts):
         found.append(("Comment", lambda: parse_novelai(texts, _json(texts.get("Comment", "")))))
     parameters = texts.get("parameters")
     if parameters is not None:

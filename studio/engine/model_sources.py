@@ -1,0 +1,67 @@
+"""Where models come from beyond the defaults: folders a person added, entries they hid,
+and the Hugging Face repos Studio downloaded (and so may move to the trash).
+
+Kept in `<config>/model_sources.json`, written atomically; a damaged file reads as empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SOURCES_FILE = "model_sources.json"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ModelSources:
+    folders: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)  # entry ids removed from the list
+    downloads: list[str] = field(default_factory=list)  # repo ids Studio downloaded
+
+    @classmethod
+    def load(cls, path: Path) -> ModelSources:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        return cls(
+            folders=_strings(data.get("folders")),
+            hidden=_strings(data.get("hidden")),
+            downloads=_strings(data.get("downloads")),
+        )
+
+    def save(self, path: Path) -> None:
+        data = {
+            "schema_version": SCHEMA_VERSION,
+            "folders": self.folders,
+            "hidden": self.hidden,
+            "downloads": self.downloads,
+        }
+        write_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file, fsync, rename: a crash leaves the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if isinstance(v, str) and v]

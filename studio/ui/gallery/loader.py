@@ -1,0 +1,220 @@
+"""Thumbnails for the grid, made and decoded off the GUI thread, newest request first.
+
+A request goes on a LIFO stack: what was painted last (what is on screen now) loads first.
+Pool threads take paths from the stack, get the JPEG from the library's disk cache (making it
+when missing), decode it to a QImage scaled to the tile and hand it over by a queued signal.
+The GUI thread turns it into a QPixmap (pixmaps belong to the GUI thread) and keeps it in an
+LRU. Full-size images for the viewer are decoded the same way, one at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QImageReader, QPixmap
+
+from studio.library.pngchunks import UnreadableImage
+from studio.library.thumbnails import ThumbnailCache
+
+DISK_SIZE = 256  # thumbnails on disk fit in 256 x 256; tiles show them smaller
+LRU_CAPACITY = 400  # pixmaps kept in memory: several screens of tiles
+MAX_PENDING = 256  # requests beyond this (scrolled far past) are dropped, oldest first
+MAX_VIEW_PIXELS = 8192 * 8192
+
+
+class _Bridge(QObject):
+    """Lives on the GUI thread; pool threads emit through it (queued across threads)."""
+
+    decoded = Signal(str, QImage)
+    failed = Signal(str, str)
+    full_decoded = Signal(str, QImage)
+    full_failed = Signal(str, str)
+
+
+class ThumbnailLoader(QObject):
+    """Asynchronous thumbnails with an in-memory LRU of QPixmaps.
+
+    Signals:
+        thumbnail_ready(str): the pixmap for this path is now in `pixmap()`.
+        thumbnail_failed(str, str): path, why no thumbnail could be made.
+        image_ready(str, QImage): a full-size image asked for with `load_image`.
+        image_failed(str, str): path, why the full image could not be read.
+    """
+
+    thumbnail_ready = Signal(str)
+    thumbnail_failed = Signal(str, str)
+    image_ready = Signal(str, QImage)
+    image_failed = Signal(str, str)
+
+    def __init__(
+        self,
+        cache: ThumbnailCache,
+        tile: QSize,
+        *,
+        threads: int = 2,
+        capacity: int = LRU_CAPACITY,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._cache = cache
+        self._tile = QSize(tile)
+        self._capacity = capacity
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._failed: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._stack: deque[str] = deque()
+        self._pending: set[str] = set()
+        self._draining = 0
+        self._closed = False
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max(1, threads))
+        self._bridge = _Bridge(self)
+        self._bridge.decoded.connect(self._on_decoded)
+        self._bridge.failed.connect(self._on_failed)
+        self._bridge.full_decoded.connect(self._on_full_decoded)
+        self._bridge.full_failed.connect(self.image_failed)
+
+    # -- GUI-thread API ----------------------------------------------------------------
+
+    def pixmap(self, path: str) -> QPixmap | None:
+        """The cached thumbnail, or None after queueing it (most recent request first)."""
+        found = self._pixmaps.get(path)
+        if found is not None:
+            self._pixmaps.move_to_end(path)
+            return found
+        if path not in self._failed:
+            self.request(path)
+        return None
+
+    def failure(self, path: str) -> str | None:
+        return self._failed.get(path)
+
+    def request(self, path: str) -> None:
+        if self._closed:
+            return
+        with self._lock:
+            if path in self._pending:
+                self._stack.remove(path)  # move it to the top: it is wanted now
+            self._stack.append(path)
+            self._pending.add(path)
+            while len(self._stack) > MAX_PENDING:
+                self._pending.discard(self._stack.popleft())
+            start = self._draining < self._pool.maxThreadCount()
+            if start:
+                self._draining += 1
+        if start:
+            self._pool.start(_DrainStack(self))
+
+    def forget(self, path: str) -> None:
+        """Drop what is known about a path (its file changed or went away)."""
+        self._pixmaps.pop(path, None)
+        self._failed.pop(path, None)
+
+    def clear_memory(self) -> None:
+        self._pixmaps.clear()
+        self._failed.clear()
+
+    def cached_count(self) -> int:
+        return len(self._pixmaps)
+
+    def load_image(self, path: str) -> None:
+        """Decode the full image off the GUI thread; answers with image_ready/image_failed."""
+        if not self._closed:
+            self._pool.start(_DecodeFull(path, self._bridge))
+
+    def shutdown(self) -> None:
+        """Drop what is queued and wait for the pool threads. Safe to call twice."""
+        self._closed = True
+        with self._lock:
+            self._stack.clear()
+            self._pending.clear()
+        self._pool.waitForDone()
+
+    # -- pool side -----------------------------------------------------------------------
+
+    def _next(self) -> str | None:
+        with self._lock:
+            if self._closed or not self._stack:
+                self._draining -= 1
+                return None
+            path = self._stack.pop()
+            self._pending.discard(path)
+            return path
+
+    def _make(self, path: str) -> None:
+        try:
+            jpeg = self._cache.get(Path(path), DISK_SIZE)
+            image = QImage(str(jpeg))
+            if image.isNull():
+                raise UnreadableImage(f"The thumbnail of {Path(path).name} could not be decoded.")
+            fitted = image.size().scaled(self._tile, Qt.AspectRatioMode.KeepAspectRatio)
+            if fitted != image.size():
+                # sharp pixels when enlarging small images, smooth when shrinking
+                enlarging = fitted.width() > image.width()
+                mode = Qt.TransformationMode.FastTransformation if enlarging else Qt.TransformationMode.SmoothTransformation
+                image = image.scaled(fitted, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
+            image = image.convertToFormat(QImage.Format.Format_RGB32)
+        except (UnreadableImage, OSError) as exc:
+            self._bridge.failed.emit(path, str(exc))
+            return
+        self._bridge.decoded.emit(path, image)
+
+    # -- back on the GUI thread ----------------------------------------------------------
+
+    @Slot(str, QImage)
+    def _on_decoded(self, path: str, image: QImage) -> None:
+        if self._closed:
+            return
+        self._pixmaps[path] = QPixmap.fromImage(image)
+        self._pixmaps.move_to_end(path)
+        while len(self._pixmaps) > self._capacity:
+            self._pixmaps.popitem(last=False)
+        self.thumbnail_ready.emit(path)
+
+    @Slot(str, str)
+    def _on_failed(self, path: str, reason: str) -> None:
+        if not self._closed:
+            self._failed[path] = reason
+            self.thumbnail_failed.emit(path, reason)
+
+    @Slot(str, QImage)
+    def _on_full_decoded(self, path: str, image: QImage) -> None:
+        if not self._closed:
+            self.image_ready.emit(path, image)
+
+
+class _DrainStack(QRunnable):
+    """Takes paths off the loader's stack until it is empty."""
+
+    def __init__(self, loader: ThumbnailLoader) -> None:
+        super().__init__()
+        self._loader = loader
+
+    def run(self) -> None:
+        while (path := self._loader._next()) is not None:
+            self._loader._make(path)
+
+
+class _DecodeFull(QRunnable):
+    def __init__(self, path: str, bridge: _Bridge) -> None:
+        super().__init__()
+        self._path = path
+        self._bridge = bridge
+
+    def run(self) -> None:
+        reader = QImageReader(self._path)
+        reader.setAutoTransform(True)
+        size = reader.size()
+        if size.isValid() and size.width() * size.height() > MAX_VIEW_PIXELS:
+            self._bridge.full_failed.emit(self._path, "The image has more pixels than Studio opens.")
+            return
+        image = reader.read()
+        if image.isNull():
+            self._bridge.full_failed.emit(
+                self._path, f"{Path(self._path).name} could not be read: {reader.errorString()}"
+            )
+            return
+        self._bridge.full_decoded.emit(self._path, image)

@@ -1,0 +1,217 @@
+"""Reusing an image's parameters: what would change in the controls, shown before it applies."""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import Enum
+from typing import Protocol
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engine.request import DEFAULT_MODEL, GenerationRequest
+from studio.library.metadata import ImageMetadata
+from studio.ui.widgets import plain_label, section_label
+
+FIELD_NAMES = {
+    "prompt": "Prompt",
+    "negative_prompt": "Negative prompt",
+    "seed": "Seed",
+    "steps": "Steps",
+    "guidance": "Guidance",
+    "width": "Width",
+    "height": "Height",
+    "scheduler": "Sampler",
+    "model": "Model",
+    "batch": "Images",
+}
+SHOWN_CHARS = 160
+
+
+class ParameterControls(Protocol):
+    """What reuse needs of the parameter panel (ParametersPanel provides it)."""
+
+    def request(self) -> GenerationRequest: ...
+
+    def apply_request(self, request: GenerationRequest) -> None: ...
+
+
+class ReuseMode(Enum):
+    ALL = "all parameters"
+    PROMPT = "the prompt"
+    SEED = "the seed"
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    field: str  # GenerationRequest field name
+    before: object
+    after: object
+
+    @property
+    def label(self) -> str:
+        return FIELD_NAMES.get(self.field, self.field)
+
+
+def reused_request(
+    current: GenerationRequest, meta: ImageMetadata, mode: ReuseMode
+) -> tuple[GenerationRequest | None, list[str]]:
+    """The request the controls would hold after reuse, and notes on what could not be used.
+
+    The image's batch size is not a property of the image: the current one is kept, as is the
+    current model when the file names none Studio knows.
+    """
+    notes = list(meta.problems)
+    if mode is ReuseMode.SEED:
+        if meta.seed is None:
+            return None, [*notes, "The image does not say which seed made it."]
+        return current.replace(seed=meta.seed), notes
+    if meta.prompt is None:
+        return None, [*notes, "The image does not say which prompt made it."]
+    if mode is ReuseMode.PROMPT:
+        return (
+            current.replace(prompt=meta.prompt, negative_prompt=meta.negative_prompt or ""),
+            notes,
+        )
+    source = meta.request
+    if source is None:
+        return None, [*notes, "The image's parameters could not be turned into a request."]
+    model = source.model if source.model != DEFAULT_MODEL else current.model
+    if meta.model and source.model == DEFAULT_MODEL:
+        notes.append(f"Model {meta.model!r} is not a Studio model id; the current model is kept.")
+    if meta.sampler and meta.scheduler is None:
+        notes.append(f"Sampler kept as {current.scheduler!r}.")
+    return source.replace(model=model, batch=current.batch), _unique(notes)
+
+
+def changes(before: GenerationRequest, after: GenerationRequest) -> list[Change]:
+    """Each field whose value differs, in the order the controls show them."""
+    found = []
+    for name in FIELD_NAMES:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            found.append(Change(name, old, new))
+    return found
+
+
+def shown(value: object) -> str:
+    if value is None:
+        return "random"
+    if value == "":
+        return "(empty)"
+    text = " ".join(str(value).split())
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+class ReuseDialog(QDialog):
+    """Lists `field: current -> new` and any notes; Apply changes the controls."""
+
+    def __init__(
+        self,
+        found: list[Change],
+        notes: list[str],
+        what: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("ReuseDialog")
+        self.setWindowTitle(f"Reuse {what}")
+        self.changes = found
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 14)
+        layout.setSpacing(10)
+        if found:
+            headline = f"Reusing {what} changes {len(found)} setting" + ("s" if len(found) != 1 else "")
+        else:
+            headline = f"Reusing {what} changes nothing: the controls already match."
+        layout.addWidget(plain_label(headline, "ReuseHeadline", wrap=True))
+        if found:
+            layout.addWidget(self._table(found), 1)
+        if notes:
+            layout.addWidget(section_label("Not used"))
+            layout.addWidget(plain_label("\n".join(f"• {n}" for n in notes), "ReuseNotes", wrap=True))
+        buttons = QDialogButtonBox()
+        self.apply_button = buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.apply_button.setObjectName("ApplyButton")
+        self.apply_button.setEnabled(bool(found))
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(520)
+
+    def _table(self, found: list[Change]) -> QWidget:
+        grid_host = QWidget()
+        grid_host.setObjectName("ReuseTable")
+        grid = QGridLayout(grid_host)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(8)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        for i, change in enumerate(found):
+            name = plain_label(change.label, "HintLabel")
+            before = plain_label(shown(change.before), "ReuseBefore", wrap=True)
+            arrow = plain_label("→", "HintLabel")
+            after = plain_label(shown(change.after), "ReuseAfter", wrap=True)
+            for label in (before, after):
+                label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            name.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            arrow.setAlignment(Qt.AlignmentFlag.AlignTop)
+            for column, label in enumerate((name, before, arrow, after)):
+                grid.addWidget(label, i, column)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(grid_host)
+        scroll.setMinimumHeight(min(320, 34 * len(found) + 8))
+        return scroll
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(field, current, new) as shown."""
+        return [(c.label, shown(c.before), shown(c.after)) for c in self.changes]
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def offer_reuse(
+    controls: ParameterControls,
+    meta: ImageMetadata,
+    mode: ReuseMode,
+    parent: QWidget | None,
+    *,
+    ask: bool = True,
+) -> ReuseDialog | None:
+    """Build the dialog for reusing `meta` in `controls`; it applies itself when accepted.
+
+    Returns the dialog (not yet shown) or None when nothing can be reused (the notes say why,
+    via `reuse_problem`). With `ask=False` the change applies at once.
+    """
+    current = controls.request()
+    target, notes = reused_request(current, meta, mode)
+    if target is None:
+        return None
+    found = changes(current, target)
+    if not ask:
+        controls.apply_request(target)
+        return None
+    dialog = ReuseDialog(found, notes, mode.value, parent)
+    dialog.accepted.connect(lambda: controls.apply_request(target))
+    return dialog
+
+
+def reuse_problem(meta: ImageMetadata, mode: ReuseMode) -> str:
+    """Why nothing could be reused, in words."""
+    _, notes = reused_request(GenerationRequest(prompt=""), meta, mode)
+    return notes[-1] if notes else "Nothing in the image could be reused."
+

@@ -1,0 +1,337 @@
+"""One image large, with what made it beside it, and the actions an artist takes on it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.library.metadata import ImageMetadata
+from studio.ui import theme
+from studio.ui.gallery.delegate import star_icon
+from studio.ui.preview import PreviewView
+from studio.ui.theme import icon
+from studio.ui.widgets import plain_label, section_label
+
+SIDE_WIDTH = 340
+VIEWER_KEYS = {
+    Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Escape,
+    Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_F,
+}  # fmt: skip
+
+
+def _value_label(object_name: str = "MetaValue") -> QLabel:
+    label = plain_label("", object_name, wrap=True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    return label
+
+
+class ImageViewer(QWidget):
+    """Shows one image; the gallery panel acts on its signals.
+
+    Signals:
+        back_requested(): return to the grid (Esc, Enter, the back button).
+        step_requested(int): show the previous (-1) or next (+1) image.
+        reuse_all_requested(), reuse_prompt_requested(), reuse_seed_requested()
+        copy_requested(), folder_requested(), favorite_requested(), delete_requested()
+    """
+
+    back_requested = Signal()
+    step_requested = Signal(int)
+    reuse_all_requested = Signal()
+    reuse_prompt_requested = Signal()
+    reuse_seed_requested = Signal()
+    copy_requested = Signal()
+    folder_requested = Signal()
+    favorite_requested = Signal()
+    delete_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("GalleryViewer")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.path: Path | None = None
+        self.meta: ImageMetadata | None = None
+        self._favorite = False
+        self._build()
+        self._connect()
+
+    # -- building ----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.back_button = QToolButton()
+        self.back_button.setObjectName("BackButton")
+        self.back_button.setText("‹  Gallery")
+        self.back_button.setToolTip("Back to the grid (Esc)")
+        self.previous_button = QToolButton()
+        self.previous_button.setText("‹")
+        self.previous_button.setToolTip("Previous image (Left)")
+        self.next_button = QToolButton()
+        self.next_button.setText("›")
+        self.next_button.setToolTip("Next image (Right)")
+        for button in (self.previous_button, self.next_button):
+            button.setObjectName("StepButton")
+        self.title = plain_label("", "ViewerTitle")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.position_label = plain_label("", "HintLabel")
+        top = QHBoxLayout()
+        top.setContentsMargins(12, 10, 12, 6)
+        top.setSpacing(8)
+        top.addWidget(self.back_button)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.position_label)
+        top.addWidget(self.previous_button)
+        top.addWidget(self.next_button)
+
+        self.image_view = PreviewView()
+        self.image_view.clear("")
+        self.status = plain_label("", "HintLabel", wrap=True)
+        self.status.hide()
+        # the denoising timeline goes here when there is one for this image
+        self.timeline_slot = QWidget()
+        self.timeline_slot.setObjectName("TimelineSlot")
+        slot_layout = QVBoxLayout(self.timeline_slot)
+        slot_layout.setContentsMargins(0, 0, 0, 0)
+        self.timeline_slot.hide()
+        center = QVBoxLayout()
+        center.setContentsMargins(12, 0, 6, 12)
+        center.setSpacing(8)
+        center.addWidget(self.image_view, 1)
+        center.addWidget(self.status)
+        center.addWidget(self.timeline_slot)
+
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addLayout(center, 1)
+        body.addWidget(self._side())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addLayout(body, 1)
+
+    def _side(self) -> QWidget:
+        self.prompt_label = _value_label("MetaPrompt")
+        self.negative_label = _value_label()
+        self.negative_title = section_label("Negative prompt")
+        self.fields: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(6)
+        grid.setColumnStretch(1, 1)
+        names = ("Seed", "Steps", "Guidance", "Size", "Sampler", "Model", "Made with", "Created")
+        for i, name in enumerate(names):
+            key = plain_label(name, "HintLabel")
+            key.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            value = _value_label()
+            self.fields[name] = value
+            grid.addWidget(key, i, 0)
+            grid.addWidget(value, i, 1)
+        self.notes_title = section_label("Could not read")
+        self.notes_label = _value_label("MetaNotes")
+
+        self.reuse_all_button = QPushButton(icon("reuse-seed", "#ffffff"), " Reuse all")
+        self.reuse_all_button.setObjectName("ReuseAllButton")
+        self.reuse_all_button.setToolTip("Put every parameter of this image into the controls")
+        self.reuse_prompt_button = QPushButton("Prompt")
+        self.reuse_prompt_button.setToolTip("Reuse the prompt and negative prompt only")
+        self.reuse_seed_button = QPushButton("Seed")
+        self.reuse_seed_button.setToolTip("Reuse the seed only")
+        reuse_row = QHBoxLayout()
+        reuse_row.setSpacing(6)
+        reuse_row.addWidget(self.reuse_all_button, 2)
+        reuse_row.addWidget(self.reuse_prompt_button, 1)
+        reuse_row.addWidget(self.reuse_seed_button, 1)
+
+        self.copy_button = QToolButton()
+        self.copy_button.setIcon(icon("copy"))
+        self.copy_button.setToolTip("Copy the parameters as text")
+        self.folder_button = QToolButton()
+        self.folder_button.setIcon(icon("folder"))
+        self.folder_button.setToolTip("Open the containing folder")
+        self.favorite_button = QToolButton()
+        self.favorite_button.setObjectName("FavoriteButton")
+        self.favorite_button.setCheckable(True)
+        self.favorite_button.setToolTip("Favorite (F)")
+        self.delete_button = QToolButton()
+        self.delete_button.setObjectName("DeleteButton")
+        self.delete_button.setIcon(icon("remove"))
+        self.delete_button.setToolTip("Move to the trash (Delete)")
+        tools = QHBoxLayout()
+        tools.setSpacing(6)
+        for button in (self.favorite_button, self.copy_button, self.folder_button):
+            tools.addWidget(button)
+        tools.addStretch(1)
+        tools.addWidget(self.delete_button)
+
+        content = QWidget()
+        content.setObjectName("ViewerSide")
+        column = QVBoxLayout(content)
+        column.setContentsMargins(16, 12, 16, 16)
+        column.setSpacing(6)
+        column.addLayout(tools)
+        column.addSpacing(4)
+        column.addLayout(reuse_row)
+        column.addSpacing(8)
+        column.addWidget(section_label("Prompt"))
+        column.addWidget(self.prompt_label)
+        column.addWidget(self.negative_title)
+        column.addWidget(self.negative_label)
+        column.addSpacing(4)
+        column.addWidget(section_label("Settings"))
+        column.addLayout(grid)
+        column.addWidget(self.notes_title)
+        column.addWidget(self.notes_label)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("ViewerSideScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        scroll.setFixedWidth(SIDE_WIDTH)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return scroll
+
+    def _connect(self) -> None:
+        self.back_button.clicked.connect(self.back_requested)
+        self.previous_button.clicked.connect(lambda: self.step_requested.emit(-1))
+        self.next_button.clicked.connect(lambda: self.step_requested.emit(1))
+        self.reuse_all_button.clicked.connect(self.reuse_all_requested)
+        self.reuse_prompt_button.clicked.connect(self.reuse_prompt_requested)
+        self.reuse_seed_button.clicked.connect(self.reuse_seed_requested)
+        self.copy_button.clicked.connect(self.copy_requested)
+        self.folder_button.clicked.connect(self.folder_requested)
+        self.favorite_button.clicked.connect(self._on_favorite_clicked)
+        self.delete_button.clicked.connect(self.delete_requested)
+
+    def _on_favorite_clicked(self) -> None:
+        self.favorite_button.setChecked(self._favorite)  # the panel decides, then calls back
+        self.favorite_requested.emit()
+
+    # -- content -----------------------------------------------------------------------
+
+    def show_image(
+        self,
+        path: Path,
+        meta: ImageMetadata | None,
+        preview: QPixmap | None,
+        *,
+        favorite: bool,
+        position: tuple[int, int],
+        problem: str = "",
+    ) -> None:
+        """Show `path` with its metadata; `preview` (the thumbnail) stands in until the full
+        image arrives through `set_full_image`."""
+        self.path = Path(path)
+        self.meta = meta
+        self.title.setText(self.path.name)
+        self.title.setToolTip(str(self.path))
+        index, total = position
+        self.position_label.setText(f"{index + 1:,} / {total:,}")
+        self.previous_button.setEnabled(index > 0)
+        self.next_button.setEnabled(index + 1 < total)
+        if preview is not None and not preview.isNull():
+            self.image_view.show_pixmap(preview)
+        else:
+            self.image_view.clear("Loading…")
+        self.set_status(problem)
+        self.set_favorite(favorite)
+        self._show_meta(meta)
+
+    def set_full_image(self, path: Path, image: QImage) -> None:
+        if self.path is not None and Path(path) == self.path:
+            self.image_view.show_pixmap(QPixmap.fromImage(image))
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    def set_favorite(self, favorite: bool) -> None:
+        self._favorite = favorite
+        self.favorite_button.setChecked(favorite)
+        self.favorite_button.setIcon(star_icon() if favorite else star_icon(theme.TEXT, filled=False))
+        self.favorite_button.setToolTip("Remove from favorites (F)" if favorite else "Add to favorites (F)")
+
+    def _show_meta(self, meta: ImageMetadata | None) -> None:
+        meta = meta or ImageMetadata()
+        self.prompt_label.setText(meta.prompt if meta.prompt else "(none)")
+        self.negative_label.setText(meta.negative_prompt or "")
+        has_negative = bool(meta.negative_prompt)
+        self.negative_title.setVisible(has_negative)
+        self.negative_label.setVisible(has_negative)
+        sampler = meta.sampler or meta.scheduler
+        if meta.sampler and meta.scheduler and meta.scheduler != meta.sampler:
+            sampler = f"{meta.sampler} ({meta.scheduler} in Studio)"
+        values = {
+            "Seed": meta.seed,
+            "Steps": meta.steps,
+            "Guidance": None if meta.guidance is None else f"{meta.guidance:g}",
+            "Size": meta.size,
+            "Sampler": sampler,
+            "Model": meta.model or ("the default model" if meta.source == "Studio" else None),
+            "Made with": meta.source,
+            "Created": _when(meta.created),
+        }
+        for name, value in values.items():
+            self.fields[name].setText("—" if value is None or value == "" else str(value))
+        self.notes_label.setText("\n".join(f"• {p}" for p in meta.problems))
+        self.notes_title.setVisible(bool(meta.problems))
+        self.notes_label.setVisible(bool(meta.problems))
+        self.reuse_all_button.setEnabled(meta.request is not None)
+        self.reuse_prompt_button.setEnabled(meta.prompt is not None)
+        self.reuse_seed_button.setEnabled(meta.seed is not None)
+
+    def event(self, event: QEvent) -> bool:
+        # the viewer's keys win over window shortcuts (Esc also cancels a run elsewhere)
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            and event.key() in VIEWER_KEYS
+        ):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        key = event.key()
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            super().keyPressEvent(event)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
+            self.step_requested.emit(-1)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
+            self.step_requested.emit(1)
+        elif key in (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.back_requested.emit()
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete_requested.emit()
+        elif key == Qt.Key.Key_F:
+            self.favorite_requested.emit()
+        else:
+            super().keyPressEvent(event)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(1000, 700)
+
+
+def _when(created: float | None) -> str | None:
+    if created is None:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
