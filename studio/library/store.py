@@ -13,6 +13,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
 from studio.engine.request import GenerationRequest
+from studio.library import png_encoder
 from studio.library.atomic import SaveError, write_atomic
 from studio.library.metadata.a1111 import format_infotext
 from studio.library.metadata.studio_chunk import STUDIO_KEY, studio_json
@@ -60,13 +61,20 @@ def encode_png(
     extra_chunks: dict[bytes | str, bytes] | None = None,
 ) -> bytes:
     """The PNG file bytes for an image and the request that made it."""
-    info = PngInfo()
-    info.add_text("parameters", format_infotext(request, APP_VERSION))
-    info.add_itxt(STUDIO_KEY, studio_json(request, app=APP_VERSION, created=created))
-    for kind, payload in (extra_chunks or {}).items():
-        info.add(check_private_kind(kind), bytes(payload))
+    texts = [
+        ("parameters", format_infotext(request, APP_VERSION)),
+        (STUDIO_KEY, studio_json(request, app=APP_VERSION, created=created)),
+    ]
+    private = [(check_private_kind(kind), bytes(payload)) for kind, payload in (extra_chunks or {}).items()]
     if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "I;16"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    if png_encoder.can_encode(image):
+        return png_encoder.encode(image, texts, private, level=PNG_COMPRESS_LEVEL)
+    info = PngInfo()
+    info.add_text(texts[0][0], texts[0][1])
+    info.add_itxt(texts[1][0], texts[1][1])
+    for kind, payload in private:
+        info.add(kind, payload)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
