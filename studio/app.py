@@ -75,6 +75,7 @@ def build(
     controller = GenerationController(
         partial(engine_factory, registry), partial(save_to_gallery, gallery)
     )
+    app.aboutToQuit.connect(controller.shutdown)
     saver = partial(_save, paths.settings_file) if persist else None
     window = MainWindow(controller, registry, paths, settings, saver)
     if loaded.notes:
@@ -112,6 +113,7 @@ def screenshot(
     *,
     paths: StudioPaths | None = None,
     model: str = "",
+    engine_factory: Callable[[ModelRegistry], Any] = make_engine,
 ) -> int:
     """Generate one image on the default model and save a PNG of the window once it shows."""
     if sys.platform.startswith("linux") and not (
@@ -120,14 +122,10 @@ def screenshot(
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
 
-    studio = build(paths, persist=False)
+    studio = build(paths, persist=False, engine_factory=engine_factory)
     window, controller = studio.window, studio.controller
     panel = window.parameters
-    entries = [e.id for e in panel._entries]
-    if model and model in entries:
-        panel.model_box.setCurrentIndex(entries.index(model))
-    elif not model and entries:
-        panel.model_box.setCurrentIndex(0)
+    panel.select_model(model)
     panel.prompt.setPlainText(prompt if prompt is not None else "a red circle on a blue background")
     panel.random_button.setChecked(seed is None)
     if seed is not None:

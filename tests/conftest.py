@@ -63,3 +63,14 @@ def _dangling_qthreads(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
             thread.wait(2000)
     if dangling:
         pytest.fail("The test left a QThread running. Started at:\n" + "\n".join(dangling))
+
+
+@pytest.fixture(scope="session")
+def shared_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real Engine for the UI tests: its loaded pipelines and preview fits carry over,
+    so each test pays only for its own steps. Runs are sequential, on one worker at a time."""
+    from studio.config.paths import StudioPaths
+    from studio.engine.engine import Engine
+    from studio.engine.models import ModelRegistry
+
+    return Engine(ModelRegistry(StudioPaths.under(tmp_path_factory.mktemp("engine-home"))))

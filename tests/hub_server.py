@@ -10,9 +10,11 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".msgpack", ".onnx", ".ckpt", ".pt", ".h5")
@@ -38,6 +40,20 @@ class ServedRepo:
             if p.is_file()
         }
         return cls(files)
+
+
+def point_hf_at(server: HubServer, hf_home: Path, monkeypatch: Any) -> None:
+    """A fresh HF_HOME, plain HTTP (no Xet) and the hub endpoint at `server`, for one test."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the test suite sets it to 1
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
 
 def is_lfs(path: str) -> bool:
@@ -73,6 +89,8 @@ class HubServer:
         self.drop_after: dict[str, int] = {}
         self.drops_left = 0  # how many times drop_after applies (then serves normally)
         self.ranges = True  # False: ignore Range and always send the whole file
+        self.redirect_lfs = False  # True: LFS files redirect to /cdn/<sha256>, as the hub does
+        self.pause_s = 0.0  # a slow link: pause this long after each 8 KiB of a file
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -103,6 +121,7 @@ class HubServer:
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 _INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?$")
 _TREE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<sub>.+))?$")
+_CDN = re.compile(r"^/cdn/(?P<sha>[0-9a-f]{64})$")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
@@ -129,6 +148,8 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._info(match["repo"], match["rev"])
             elif match := _RESOLVE.match(path):
                 self._resolve(match["repo"], match["rev"], match["path"], head=head)
+            elif match := _CDN.match(path):
+                self._cdn(match["sha"], head=head)
             else:
                 self._error(404, "EntryNotFound", "No such endpoint")
 
@@ -209,6 +230,27 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 headers["X-Linked-Size"] = str(len(data))
             else:
                 headers["ETag"] = f'"{git_oid(data)}"'
+            if hub.redirect_lfs and is_lfs(file_path):
+                self.send_response(302)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Location", f"/cdn/{hashlib.sha256(data).hexdigest()}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self._send_file(file_path, data, headers, head=head)
+
+        def _cdn(self, sha: str, *, head: bool) -> None:
+            for repo in hub.repos.values():
+                for file_path, data in repo.files.items():
+                    if hashlib.sha256(data).hexdigest() == sha:
+                        self._send_file(file_path, data, {"Accept-Ranges": "bytes"}, head=head)
+                        return
+            self._error(404, "EntryNotFound", "No such blob")
+
+        def _send_file(
+            self, file_path: str, data: bytes, headers: dict[str, str], *, head: bool
+        ) -> None:
             start, status = 0, 200
             match = _RANGE.match(self.headers.get("Range", ""))
             if match and hub.ranges:
@@ -236,7 +278,13 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(2)  # the peer sees the body end early
                 return
-            self.wfile.write(body)
+            if hub.pause_s <= 0:
+                self.wfile.write(body)
+                return
+            for start in range(0, len(body), 8192):
+                self.wfile.write(body[start : start + 8192])
+                self.wfile.flush()
+                time.sleep(hub.pause_s)
 
         def _json(self, body: object, headers: dict[str, str]) -> None:
             data = json.dumps(body).encode()

@@ -224,3 +224,34 @@ def test_a_damaged_sources_file_reads_as_empty(registry: ModelRegistry) -> None:
     registry.sources_file.parent.mkdir(parents=True)
     registry.sources_file.write_text("{not json")
     assert {e.source for e in registry.entries()} <= {BUILT_IN}
+
+
+def test_the_built_in_model_cannot_be_removed(registry: ModelRegistry, tmp_path: Path) -> None:
+    from studio.engine.models import ModelEntry
+
+    demo = ModelEntry(id="demo", name="demo", path=tmp_path, bundled=True, source=BUILT_IN)
+    with pytest.raises(ModelError, match="cannot be removed"):
+        registry.remove_from_list(demo)
+    with pytest.raises(ModelError, match="not Studio's own copy"):
+        registry.move_to_trash(demo)
+
+
+def test_variant_only_weights_load_when_the_variant_is_named(
+    studio_paths: StudioPaths, tiny_sd_model: Path
+) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    from studio.engine.model_files import weights_variant
+
+    folder = studio_paths.models_dir / "half-only"
+    shutil.copytree(tiny_sd_model, folder)
+    assert weights_variant(folder) is None
+    for file in folder.glob("*/*.safetensors"):
+        file.rename(file.with_name(file.name.replace(".safetensors", ".fp16.safetensors")))
+    variant = weights_variant(folder)
+    assert variant == "fp16"
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(folder), variant=variant, local_files_only=True, use_safetensors=True,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    assert pipe.unet is not None

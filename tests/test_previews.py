@@ -21,11 +21,19 @@ def tiny_v_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-v", prediction_type="v_prediction")
 
 
+_PIPES: dict[Path, Any] = {}
+
+
 def _pipe(folder: Path) -> Any:
+    """One loaded pipeline per model folder; each test sets its own scheduler."""
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(str(folder), safety_checker=None)
-    pipe.set_progress_bar_config(disable=True)
+    if folder not in _PIPES:
+        pipe = StableDiffusionPipeline.from_pretrained(str(folder), safety_checker=None)
+        pipe.set_progress_bar_config(disable=True)
+        _PIPES[folder] = (pipe, pipe.scheduler)
+    pipe, base = _PIPES[folder]
+    pipe.scheduler = base
     return pipe
 
 
@@ -95,17 +103,25 @@ def test_captured_x0_is_the_schedulers_clean_image(
     assert (captured[-1] - final).abs().max() <= tolerance
 
 
-def _generate(model: Path, settings: Any, scheduler: str = "Euler", steps: int = 6) -> Any:
+_ENGINES: dict[tuple[Path, Any], Any] = {}
+
+
+def _generate(
+    model: Path, settings: Any, scheduler: str = "Euler", steps: int = 6, size: int = 32
+) -> Any:
     from studio.config.paths import StudioPaths
     from studio.engine.engine import Engine
     from studio.engine.models import ModelRegistry
     from studio.engine.request import GenerationRequest
 
-    paths = StudioPaths.under(Path(settings.cache_dir).parent)
-    engine = Engine(ModelRegistry(paths), device="cpu", dtype="fp32", previews=settings)
+    key = (model, settings)
+    if key not in _ENGINES:  # loading costs more than a run: one engine per model and settings
+        paths = StudioPaths.under(Path(settings.cache_dir).parent)
+        _ENGINES[key] = Engine(ModelRegistry(paths), device="cpu", dtype="fp32", previews=settings)
+    engine = _ENGINES[key]
     events: list[Any] = []
     request = GenerationRequest(
-        prompt="a blue square", steps=steps, width=32, height=32, scheduler=scheduler,
+        prompt="a blue square", steps=steps, width=size, height=size, scheduler=scheduler,
         model=str(model), seed=7, guidance=3.0,
     )
     outcome = engine.generate(request, events.append)
@@ -119,13 +135,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("scheduler_name", SCHEDULER_NAMES)
-def test_last_full_preview_is_the_final_image(
-    scheduler_name: str, tiny_v_model: Path, tmp_path: Path
-) -> None:
+def test_last_full_preview_is_the_final_image(scheduler_name: str, tiny_v_model: Path) -> None:
     from studio.engine.previews.decoders import FULL_PREVIEW_SIDE
     from studio.engine.previews.previewer import PreviewSettings
 
-    settings = PreviewSettings(decoder="full", cache_dir=tmp_path / "cache")
+    settings = PreviewSettings(decoder="full", cache_dir=tiny_v_model.parent / "cache")
     _engine, outcome, steps = _generate(tiny_v_model, settings, scheduler_name)
     last = steps[-1].preview
     final = np.asarray(outcome.images[0])
@@ -145,7 +159,7 @@ def test_linear_preview_is_close_to_the_full_decode(tiny_sd_model: Path, tmp_pat
     pipe = engine.pipeline_for(engine.registry.resolve(str(tiny_sd_model)))
     decoder = next(iter(engine._previewers.values())).decoders["linear"]
     assert decoder.fit_psnr is not None and decoder.fit_psnr >= 14.0
-    image = torch.from_numpy(np.asarray(outcome.images[0])).permute(2, 0, 1).float()
+    image = torch.from_numpy(np.array(outcome.images[0])).permute(2, 0, 1).float()
     with torch.no_grad():
         raw = pipe.vae.encode(image[None] / 127.5 - 1).latent_dist.mean
         decoded = pipe.vae.decode(raw).sample[0]
@@ -224,3 +238,21 @@ def test_auto_keeps_each_decoder_within_its_budget(tiny_sd_model: Path, tmp_path
     assert ratio / previewer.every <= BUDGETS["linear"] * 1.01
     previewed = sum(s.preview is not None for s in steps)
     assert previewed >= min(10, 10 // previewer.every)
+
+
+DEMO = Path(__file__).resolve().parent.parent / "resources" / "models" / "studio-shapes"
+
+
+@pytest.mark.skipif(not (DEMO / "model_index.json").is_file(), reason="demo model not exported")
+@pytest.mark.parametrize("scheduler_name", SCHEDULER_NAMES)
+def test_demo_models_last_linear_preview_is_close_to_the_final_image(
+    scheduler_name: str, tmp_path: Path
+) -> None:
+    """On a trained model the last step's linear preview matches the final image, downsampled."""
+    from studio.engine.previews.previewer import PreviewSettings
+
+    settings = PreviewSettings(decoder="linear", cache_dir=tmp_path / "cache")
+    _engine, outcome, steps = _generate(DEMO, settings, scheduler_name, steps=12, size=64)
+    last = steps[-1].preview
+    final = outcome.images[0].resize(last.shape[1::-1], Image.Resampling.BOX)
+    assert psnr(last, np.asarray(final)) >= 13.0

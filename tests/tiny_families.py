@@ -17,7 +17,8 @@ _RESNET = [("in_layers.0", "norm1"), ("in_layers.2", "conv1"), ("out_layers.0", 
            ("out_layers.3", "conv2"), ("emb_layers.1", "time_emb_proj"),
            ("skip_connection", "conv_shortcut")]
 _UNET_TOP = [("time_embed.0.", "time_embedding.linear_1."), ("time_embed.2.", "time_embedding.linear_2."),
-             ("input_blocks.0.0.", "conv_in."), ("out.0.", "conv_norm_out."), ("out.2.", "conv_out.")]
+             ("input_blocks.0.0.", "conv_in."), ("out.0.", "conv_norm_out."), ("out.2.", "conv_out."),
+             ("label_emb.0.0.", "add_embedding.linear_1."), ("label_emb.0.2.", "add_embedding.linear_2.")]
 
 
 def _unet_prefixes(blocks: int, layers: int) -> list[tuple[str, str]]:
@@ -90,30 +91,67 @@ def vae_to_ldm(vae: Any) -> dict[str, Any]:
     return out
 
 
-def sd_to_ldm(pipe: Any) -> dict[str, Any]:
-    """An SD 1.x pipeline's weights in the original single-file layout."""
+def clip_to_ldm(encoder: Any, prefix: str) -> dict[str, Any]:
+    """An OpenAI CLIP text encoder as SD 1.x and SDXL's first encoder store it."""
+    return {prefix + (k if k.startswith("text_model.") else "text_model." + k): v
+            for k, v in encoder.state_dict().items()}
+
+
+def open_clip_to_ldm(encoder: Any, prefix: str) -> dict[str, Any]:
+    """A CLIP text encoder in OpenCLIP's layout (SD 2.x, SDXL's second encoder)."""
+    import torch
+
+    hf = {k if k.startswith(("text_model.", "text_projection")) else "text_model." + k: v
+          for k, v in encoder.state_dict().items()}
+    top = {"positional_embedding": "embeddings.position_embedding.weight",
+           "token_embedding.weight": "embeddings.token_embedding.weight",
+           "ln_final.weight": "final_layer_norm.weight", "ln_final.bias": "final_layer_norm.bias"}
+    out = {prefix + ldm: hf["text_model." + key] for ldm, key in top.items()}
+    if "text_projection.weight" in hf:
+        out[prefix + "text_projection"] = hf["text_projection.weight"].T
+    parts = {"attn.out_proj": "self_attn.out_proj", "ln_1": "layer_norm1", "ln_2": "layer_norm2",
+             "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2"}
+    for i in range(encoder.config.num_hidden_layers):
+        src, dst = f"text_model.encoder.layers.{i}.", f"{prefix}transformer.resblocks.{i}."
+        for kind in ("weight", "bias"):
+            qkv = [hf[f"{src}self_attn.{p}_proj.{kind}"] for p in "qkv"]
+            out[f"{dst}attn.in_proj_{kind}"] = torch.cat(qkv)
+            for ldm, key in parts.items():
+                out[f"{dst}{ldm}.{kind}"] = hf[f"{src}{key}.{kind}"]
+    return out
+
+
+def pipeline_to_ldm(pipe: Any, family: str) -> dict[str, Any]:
+    """A pipeline's weights in the original single-file layout of its family."""
     state = unet_to_ldm(pipe.unet)
     state.update(vae_to_ldm(pipe.vae))
-    prefix = "cond_stage_model.transformer."
-    for key, value in pipe.text_encoder.state_dict().items():
-        key = key if key.startswith("text_model.") else "text_model." + key
-        state[prefix + key] = value
+    if family == "SD 1.x":
+        state.update(clip_to_ldm(pipe.text_encoder, "cond_stage_model.transformer."))
+    elif family == "SD 2.x":
+        state.update(open_clip_to_ldm(pipe.text_encoder, "cond_stage_model.model."))
+    else:
+        state.update(clip_to_ldm(pipe.text_encoder, "conditioner.embedders.0.transformer."))
+        state.update(open_clip_to_ldm(pipe.text_encoder_2, "conditioner.embedders.1.model."))
     return {k: v.contiguous() for k, v in state.items()}
 
 
-def build_tiny_sd_checkpoint(folder: Path, *, suffix: str = ".safetensors") -> tuple[Path, Path, Path]:
-    """(checkpoint file, weightless config folder, the diffusers folder it came from)."""
+def build_tiny_checkpoint(
+    folder: Path, *, family: str = "SD 1.x", suffix: str = ".safetensors"
+) -> tuple[Path, Path, Path]:
+    """(checkpoint file, its sidecar config folder, the diffusers folder it came from)."""
+    import diffusers
     import torch
-    from diffusers import StableDiffusionPipeline
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    source = build_tiny_sd(folder / "source")
-    pipe = StableDiffusionPipeline.from_pretrained(str(source), local_files_only=True)
-    state = sd_to_ldm(pipe)
-    config = folder / "tiny-sd.config"  # the sidecar Studio looks for next to the file
+    build = build_tiny_sdxl if family == "SDXL" else build_tiny_sd
+    source = build(folder / "source")
+    index = (source / "model_index.json").read_text()
+    cls = getattr(diffusers, index.split('"_class_name": "')[1].split('"')[0])
+    state = pipeline_to_ldm(cls.from_pretrained(str(source), local_files_only=True), family)
+    config = folder / "tiny.config"  # the sidecar Studio looks for next to the file
     shutil.copytree(source, config, ignore=shutil.ignore_patterns("*.safetensors"))
-    file = folder / f"tiny-sd{suffix}"
+    file = folder / f"tiny{suffix}"
     if suffix == ".safetensors":
         save_file(state, str(file))
     else:
@@ -122,11 +160,10 @@ def build_tiny_sd_checkpoint(folder: Path, *, suffix: str = ".safetensors") -> t
 
 
 def build_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
+    """Two text encoders of different widths, as in SDXL (the loader tells them apart by it)."""
     import torch
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
-    from diffusers import UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-    from transformers import CLIPTokenizer
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -135,23 +172,27 @@ def build_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
         use_linear_projection=True, addition_embed_type="text_time",
         addition_time_embed_dim=8, transformer_layers_per_block=(1, 2),
-        projection_class_embeddings_input_dim=80, cross_attention_dim=64, norm_num_groups=4,
+        projection_class_embeddings_input_dim=6 * 8 + 48, cross_attention_dim=32 + 48,
+        norm_num_groups=4,
     )
     vae = _tiny_vae(latent_channels=4)
     tokenizer = CLIPTokenizer(vocab=byte_level_vocab(), merges=[], model_max_length=32)
-    config = CLIPTextConfig(
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, hidden_size=32, intermediate_size=37,
-        num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer),
-        max_position_embeddings=32, projection_dim=32, hidden_act="gelu",
-    )
+
+    def text_config(width: int) -> Any:
+        return CLIPTextConfig(
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id, hidden_size=width, intermediate_size=37,
+            num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer),
+            max_position_embeddings=32, projection_dim=width, hidden_act="gelu",
+        )
+
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
         timestep_spacing="leading", steps_offset=1,
     )
     pipe = StableDiffusionXLPipeline(
-        unet=unet, vae=vae, text_encoder=CLIPTextModel(config),
-        text_encoder_2=CLIPTextModelWithProjection(config), tokenizer=tokenizer,
+        unet=unet, vae=vae, text_encoder=CLIPTextModel(text_config(32)),
+        text_encoder_2=CLIPTextModelWithProjection(text_config(48)), tokenizer=tokenizer,
         tokenizer_2=tokenizer, scheduler=scheduler,
     )
     pipe.save_pretrained(str(folder), safe_serialization=True)
@@ -194,8 +235,7 @@ def tiny_t5(seed: int = 0) -> tuple[Any, Any]:
 
 def _tiny_clip(seed: int, projection: bool = True) -> tuple[Any, Any]:
     import torch
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-    from transformers import CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     tokenizer = CLIPTokenizer(vocab=byte_level_vocab(), merges=[], model_max_length=16)
     torch.manual_seed(seed)
@@ -211,8 +251,7 @@ def _tiny_clip(seed: int, projection: bool = True) -> tuple[Any, Any]:
 
 def build_tiny_sd3(folder: Path, seed: int = 0) -> Path:
     import torch
-    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel
-    from diffusers import StableDiffusion3Pipeline
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
 
     torch.manual_seed(seed)
     transformer = SD3Transformer2DModel(

@@ -61,10 +61,7 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 def _hull_area(mask: np.ndarray) -> float:
     ys, xs = np.nonzero(mask)
     corners = {
-        (x + dx, y + dy)
-        for x, y in zip(xs.tolist(), ys.tolist(), strict=True)
-        for dx in (0, 1)
-        for dy in (0, 1)
+        (x + dx, y + dy) for x, y in zip(xs.tolist(), ys.tolist(), strict=True) for dx in (0, 1) for dy in (0, 1)
     }
     pts = sorted(corners)
     if len(pts) < 3:

@@ -84,9 +84,7 @@ def generate(
     return np.concatenate(images)
 
 
-def score(
-    pipe: StableDiffusionPipeline, labels: list[shapes.Labels], guidance: float, seed: int = 0
-) -> Score:
+def score(pipe: StableDiffusionPipeline, labels: list[shapes.Labels], guidance: float, seed: int = 0) -> Score:
     texts = [shapes.caption(lab) for lab in labels]
     images = generate(pipe, texts, [seed * 100_000 + i for i in range(len(texts))], guidance)
     bg = col = shp = both = 0

@@ -21,11 +21,7 @@ EOS = "<|endoftext|>"
 
 def _bytes_to_unicode() -> dict[int, str]:
     # The byte <-> printable character table of GPT-2 and CLIP.
-    bs = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -59,9 +55,7 @@ def vocab_and_merges(words: list[str]) -> tuple[dict[str, int], list[tuple[str, 
 def _apply(parts: list[str], merges: list[tuple[str, str]]) -> list[str]:
     rank = {m: i for i, m in enumerate(merges)}
     while len(parts) > 1:
-        pairs = [
-            (rank.get((a, b), len(rank)), i) for i, (a, b) in enumerate(itertools.pairwise(parts))
-        ]
+        pairs = [(rank.get((a, b), len(rank)), i) for i, (a, b) in enumerate(itertools.pairwise(parts))]
         best, i = min(pairs)
         if best == len(rank):
             break

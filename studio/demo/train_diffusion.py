@@ -18,7 +18,7 @@ from studio.demo import checkpoint, configs, shapes, tokenizer, train_vae
 
 DATASET_SIZE = 16384
 BATCH = 64
-LR = 6e-4
+LR = 8e-4
 WARMUP = 200
 CAPTION_DROPOUT = 0.1
 EMA_DECAY = 0.999
@@ -120,9 +120,7 @@ class Trainer:
         loss = F.mse_loss(pred, target)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(
-            list(self.text.parameters()) + list(self.unet.parameters()), 1.0
-        )
+        torch.nn.utils.clip_grad_norm_(list(self.text.parameters()) + list(self.unet.parameters()), 1.0)
         self.opt.step()
         self.step += 1
         self._ema()
@@ -163,13 +161,17 @@ def train(args: argparse.Namespace) -> None:
         bar.set_postfix(loss=f"{avg:.4f}", lr=f"{tr.lr():.1e}", refresh=False)
         now = time.monotonic()
         finished = tr.step >= args.steps or now > deadline
-        if now - last_save > 240 or finished:
+        exporting = now - last_export > args.export_every * 60 and not finished
+        if now - last_save > 240 or finished or exporting:
             checkpoint.save(out / "diffusion.pt", {**tr.state(), "loss": avg})
             last_save = now
-        if (now - last_export > args.export_every * 60) and not finished:
+        if exporting:
             print(f"\ndiffusion: step {tr.step}, loss {avg:.4f}: exporting", flush=True)
-            export.export(out, args.model)
-            evaluate.quick_report(args.model)
+            try:
+                export.export(out, args.model)
+                evaluate.quick_report(args.model)
+            except Exception as exc:  # a failed export must not stop the training
+                print(f"diffusion: export failed: {exc!r}", flush=True)
             last_export = time.monotonic()
         if now > deadline:
             print(f"diffusion: time budget reached at step {tr.step}; run again to resume")

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from studio.demo import checkpoint, configs, shapes
 
-BATCH = 16
+BATCH = 8
 LR = 1e-3
 KL_WEIGHT = 1e-6
 
@@ -60,11 +60,7 @@ def train(out: Path, steps: int, seed: int, minutes: float | None) -> Autoencode
     for step in bar:
         if step % 100 == 0 and step != start:
             stream = shapes.training_samples(seed * 1000 + step)
-        lr = (
-            LR
-            * min(1.0, (step + 1) / 50)
-            * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        )
+        lr = LR * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for g in opt.param_groups:
             g["lr"] = lr
         x = _batch(stream, BATCH)

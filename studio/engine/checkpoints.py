@@ -195,7 +195,7 @@ def defaults_from_name(name: str) -> dict[str, Any]:
     lower = name.lower()
     if "lcm" in lower:
         return {"steps": 6, "guidance": 1.5, "scheduler": "LCM"}
-    if "turbo" in lower or "lightning" in lower or "hyper" in lower:
+    if any(word in lower for word in ("turbo", "lightning", "hyper", "schnell")):
         return {"steps": 4, "guidance": 0.0}
     return {}
 

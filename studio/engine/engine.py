@@ -106,6 +106,7 @@ class Engine:
     def pipeline_for(self, entry: ModelEntry) -> Any:
         """The entry's pipeline, from the warm cache or loaded (with the memory options)."""
         self.warm_up()
+        self._cache.memory = self.memory  # options are part of the cache key
         pipe = self._cache.get(entry.path, self.device, self.dtype, entry.family)
         key = str(entry.path)
         if self._loaded.get(key) != id(pipe):

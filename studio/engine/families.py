@@ -9,19 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
-FLOW_MATCHING_FAMILIES = ("SD3", "Flux")
+# Each family's usual settings: steps, guidance and native size.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "SD 1.x": {"steps": 25, "guidance": 7.5, "width": 512, "height": 512},
+    "SD 2.x": {"steps": 25, "guidance": 7.5, "width": 768, "height": 768},
+    "SDXL": {"steps": 30, "guidance": 6.0, "width": 1024, "height": 1024},
+    "SD3": {"steps": 28, "guidance": 7.0, "width": 1024, "height": 1024},
+    "Flux": {"steps": 28, "guidance": 3.5, "width": 1024, "height": 1024},
+}
+
+
+def suggested_defaults(family: str, name: str) -> dict[str, Any]:
+    """The family's usual settings, changed for few-step models (Turbo, LCM, Lightning,
+    Flux schnell) as their names say. A model's own studio.json defaults win over these."""
+    from studio.engine.checkpoints import defaults_from_name
+
+    return {**FAMILY_DEFAULTS.get(family, {}), **defaults_from_name(name)}
 
 
 def is_flow_matching(scheduler: Any) -> bool:
     return type(scheduler).__name__.startswith("FlowMatch")
 
 
-def flow_matching_x0(scheduler: Any, model_output: Any, timestep: Any, sample: Any) -> Any:
-    """x0 = x_t - sigma_t * v for a flow-matching step; call before `scheduler.step` runs
-    (the step advances the scheduler's index)."""
-    index = scheduler.step_index
-    if index is None:
-        index = scheduler.index_for_timestep(timestep)
+def flow_matching_x0(scheduler: Any, model_output: Any, sample: Any, index: int) -> Any:
+    """x0 = x_t - sigma_t * v for the flow-matching step at `index` (after `scheduler.step`
+    ran, that is `scheduler.step_index - 1`)."""
     sigma = scheduler.sigmas[index].to(device=sample.device, dtype=sample.dtype)
     return sample - sigma * model_output
 
@@ -34,14 +46,6 @@ def unpack_latents(pipe: Any, latents: Any, height: int, width: int) -> Any:
             raise ValueError(f"{type(pipe).__name__} has packed latents Studio cannot unpack.")
         return unpack(latents, height, width, pipe.vae_scale_factor)
     return latents
-
-
-def to_vae_space(vae: Any, latents: Any) -> Any:
-    """Denoiser-space latents as the VAE decodes them: divided by the scaling factor, plus the
-    shift factor (SD3 and Flux have one; older families do not)."""
-    scale = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
-    shift = float(getattr(vae.config, "shift_factor", 0.0) or 0.0)
-    return latents / scale + shift
 
 
 def flow_matching_scheduler(base_config: Any) -> Any:

@@ -138,7 +138,7 @@ def plan_download(
     cache_dir = cache_dir or hub_cache_dir()
     api = HfApi(endpoint=endpoint, token=token)
     with hub_errors(repo_id, endpoint):
-        info = api.model_info(repo_id, revision=revision)
+        info = api.model_info(repo_id, revision=revision, timeout=30)
         commit = str(info.sha)
         tree = [
             f

@@ -91,5 +91,11 @@ def _component_files(component: str, files: list[str]) -> tuple[list[str], str |
     return configs + by_variant[variant], variant
 
 
+def variant_of(file_name: str) -> str | None:
+    """"fp16" for `diffusion_pytorch_model.fp16.safetensors`, None for the plain name."""
+    match = _WEIGHT.match(file_name) or _INDEX.match(file_name)
+    return match["variant"] if match else None
+
+
 def _name(path: str) -> str:
     return path.rsplit("/", 1)[-1]

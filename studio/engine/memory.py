@@ -82,7 +82,7 @@ def plan_memory(
             auto = MemoryPlan(False, False, True, "none", "fits with room to spare")
         elif free >= model_bytes + 0.5 * working:
             auto = MemoryPlan(True, True, True, "none", "fits; slicing and tiling save room")
-        elif free >= 0.4 * model_bytes + working:
+        elif free >= 0.85 * model_bytes + 0.5 * working:  # the denoiser is most of the weights
             auto = MemoryPlan(True, True, True, "model", "weights do not fit: offload by model")
         else:
             auto = MemoryPlan(True, True, True, "sequential", "little memory: offload by layer")

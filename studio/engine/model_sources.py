@@ -21,6 +21,7 @@ class ModelSources:
     folders: list[str] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)  # entry ids removed from the list
     downloads: list[str] = field(default_factory=list)  # repo ids Studio downloaded
+    pending: list[str] = field(default_factory=list)  # downloads started and not finished
 
     @classmethod
     def load(cls, path: Path) -> ModelSources:
@@ -34,6 +35,7 @@ class ModelSources:
             folders=_strings(data.get("folders")),
             hidden=_strings(data.get("hidden")),
             downloads=_strings(data.get("downloads")),
+            pending=_strings(data.get("pending")),
         )
 
     def save(self, path: Path) -> None:
@@ -42,6 +44,7 @@ class ModelSources:
             "folders": self.folders,
             "hidden": self.hidden,
             "downloads": self.downloads,
+            "pending": self.pending,
         }
         write_atomic(path, json.dumps(data, indent=2) + "\n")
 

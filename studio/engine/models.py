@@ -16,6 +16,11 @@ from typing import Any
 from studio.config.paths import StudioPaths, bundled_models_dir
 from studio.engine.errors import ModelError
 from studio.engine.hub_cache import hub_cache_dir, repo_folder, repo_id_of, snapshots
+from studio.engine.model_files import (
+    disk_size,
+    folder_precision,
+    is_runnable_pipeline,
+)
 from studio.engine.model_sources import SOURCES_FILE, ModelSources
 
 STUDIO_MODEL_FILE = "studio.json"  # optional: name, description and defaults of a model folder
@@ -34,8 +39,6 @@ HF_CACHE = "Hugging Face cache"
 DOWNLOADED = "downloaded"
 ADDED = "added folder"
 
-_CONFIG_ONLY = {"scheduler", "tokenizer", "tokenizer_2", "tokenizer_3", "feature_extractor"}
-_NOT_LOADED = {"safety_checker"}  # the loader sets it to None
 _WEIGHT_SUFFIXES = (".safetensors",)
 
 
@@ -165,11 +168,22 @@ class ModelRegistry:
         sources.save(self.sources_file)
         return brought
 
+    def record_download_started(self, repo_id: str) -> None:
+        """Remember an unfinished download, so the models page can offer to resume it."""
+        sources = self.sources()
+        if repo_id not in sources.pending:
+            sources.pending.append(repo_id)
+            sources.save(self.sources_file)
+
+    def unfinished_downloads(self) -> list[str]:
+        return self.sources().pending
+
     def record_download(self, repo_id: str) -> None:
         """Mark a repo as Studio's own download, which may go to the trash later."""
         sources = self.sources()
         if repo_id not in sources.downloads:
             sources.downloads.append(repo_id)
+        sources.pending = [p for p in sources.pending if p != repo_id]
         sources.hidden = [h for h in sources.hidden if h != repo_id]
         sources.save(self.sources_file)
 
@@ -296,69 +310,6 @@ def detect_family(folder: Path) -> str:
         unet = _read_json(folder / "unet" / "config.json")
         return {768: "SD 1.x", 1024: "SD 2.x"}.get(int(unet.get("cross_attention_dim") or 0), "other")
     return "other"
-
-
-def is_runnable_pipeline(folder: Path) -> bool:
-    """A text-to-image diffusers folder whose weights are all present (cheap: no file is read)."""
-    index = _read_json(folder / "model_index.json")
-    from studio.engine.loading import TEXT_TO_IMAGE_PIPELINES
-
-    if index.get("_class_name") not in TEXT_TO_IMAGE_PIPELINES:
-        return False
-    for name, spec in index.items():
-        if name.startswith("_") or not isinstance(spec, list) or not spec or spec[0] is None:
-            continue
-        if name in _NOT_LOADED:
-            continue
-        sub = folder / name
-        if not sub.is_dir():
-            return False
-        if name in _CONFIG_ONLY:
-            continue
-        if not (sub / "config.json").is_file() or not _weights_present(sub):
-            return False
-    return True
-
-
-def disk_size(folder: Path) -> int:
-    """Bytes on disk, following the cache's links to blobs and counting each file once."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                stat = os.stat(os.path.join(root, name))
-            except OSError:
-                continue  # a dangling link: not on disk
-            if (stat.st_dev, stat.st_ino) not in seen:
-                seen.add((stat.st_dev, stat.st_ino))
-                total += stat.st_size
-    return total
-
-
-def folder_precision(folder: Path) -> str:
-    """The dtype holding most weight bytes, from the safetensors headers of the components."""
-    from studio.engine.checkpoints import precision_of, read_safetensors_header
-
-    tensors: dict[str, tuple[str, tuple[int, ...]]] = {}
-    for file in sorted(folder.glob("*/*.safetensors")):
-        if file.parent.name in _NOT_LOADED:
-            continue
-        try:
-            header = read_safetensors_header(file)
-        except (ModelError, OSError, ValueError):
-            continue
-        tensors.update({f"{file.parent.name}/{file.name}/{k}": v for k, v in header.items()})
-    precision = precision_of(tensors) if tensors else ""
-    return "" if precision == "unknown" else precision
-
-
-def _weights_present(sub: Path) -> bool:
-    for index in sub.glob("*.safetensors.index*.json"):
-        shards = set(_read_json(index).get("weight_map", {}).values())
-        if shards and all((sub / str(s)).is_file() for s in shards):
-            return True
-    return any(p.is_file() for p in sub.glob("*.safetensors"))
 
 
 def _token_limit(folder: Path) -> int | None:

@@ -70,7 +70,7 @@ def read_state_dict(path: Path, consent: PickleConsent | None) -> dict[str, Any]
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(path), device="cpu")
+        return dict(load_file(str(path), device="cpu"))
     except Exception as error:  # safetensors raises several types for damaged files
         raise ModelError(f"{path.name} is damaged ({error}). Download or copy it again.") from None
 
@@ -94,9 +94,11 @@ def load_single_file(
     family, problem = detect_family({k: tuple(v.shape) for k, v in state.items()})
     if problem:
         raise ModelError(f"{path.name}: {problem}")
-    folder = config or sidecar_config(path) or config_folder(family)
+    explicit = config or sidecar_config(path)
+    folder = explicit or config_folder(family)
+    hints = {} if explicit else schedule_hints(path, family)
     try:
-        pipe = _assemble(folder, state, dtype)
+        pipe = _assemble(folder, state, dtype, hints)
     except ModelError:
         raise
     except Exception as error:
@@ -109,7 +111,18 @@ def load_single_file(
     return pipe
 
 
-def _assemble(folder: Path, state: dict[str, Any], dtype: Any) -> Any:
+def schedule_hints(path: Path, family: str) -> dict[str, Any]:
+    """SD 2.x comes as 768 px v-prediction (the shipped config) or 512 px "base" with epsilon
+    prediction; the weights cannot tell them apart, the usual file names can."""
+    name = path.stem.lower()
+    if family == "SD 2.x" and ("512" in name or "base" in name):
+        return {"prediction_type": "epsilon"}
+    return {}
+
+
+def _assemble(
+    folder: Path, state: dict[str, Any], dtype: Any, schedule: dict[str, Any] | None = None
+) -> Any:
     import diffusers
     from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
 
@@ -129,7 +142,7 @@ def _assemble(folder: Path, state: dict[str, Any], dtype: Any) -> Any:
         if name.startswith("tokenizer"):
             parts[name] = load_tokenizer(folder, name)
         elif name == "scheduler":
-            parts[name] = cls.from_pretrained(str(folder), subfolder=name)
+            parts[name] = cls.from_pretrained(str(folder), subfolder=name, **(schedule or {}))
         elif name.startswith("text_encoder"):
             parts[name] = create_diffusers_clip_model_from_ldm(
                 cls, checkpoint=state, subfolder=name, config=str(folder),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
@@ -32,6 +32,9 @@ from studio.ui.parameters import ParametersPanel
 from studio.ui.preview import PreviewView
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SettingsSaver = Callable[[Settings], None]
 
@@ -94,12 +97,13 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.cancel_button)
         left = QWidget()
         left.setObjectName("ParametersPanel")
+        left.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(0)
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
-        left.setMinimumWidth(320)
+        left.setMinimumWidth(300)
 
         self.view = PreviewView()
         self.error_banner = plain_label("", "ErrorBanner", wrap=True)
@@ -109,6 +113,7 @@ class MainWindow(QMainWindow):
         self.results = ResultsStrip()
         create = QWidget()
         create.setObjectName("Canvas")
+        create.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         center = QVBoxLayout(create)
         center.setContentsMargins(12, 12, 12, 12)
         center.setSpacing(10)
@@ -122,7 +127,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(create, "Create")
 
         self.queue_panel = QueuePanel()
-        self.queue_panel.setMinimumWidth(200)
+        self.queue_panel.setMinimumWidth(180)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(left)
@@ -169,11 +174,12 @@ class MainWindow(QMainWindow):
         models = self._action("Open models folder", self._open_models_folder)
         models.setIcon(icon("model"))
         refresh = self._action("Rescan models", self._rescan_models, "F5")
+        manage = self._action("Manage models…", self._manage_models, "Ctrl+M")
         quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        file_menu.addActions([gallery, models, refresh])
+        file_menu.addActions([gallery, models, manage, refresh])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         run_menu = menu.addMenu("&Generate")
@@ -202,6 +208,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.remove_requested.connect(c.remove)
         self.queue_panel.clear_requested.connect(c.clear_queue)
         self.results.chosen.connect(self._on_result_chosen)
+        self.results.reuse_requested.connect(self.parameters.apply_request)
 
     # -- gallery and other panels plug in here ------------------------------------------
 
@@ -269,6 +276,8 @@ class MainWindow(QMainWindow):
             self.parameters.set_seed_used(request.seed)
         self.run_status.start(total)
         self.run_status.set_state(f"Loading the model… (0/{total})")
+        if self.view.pixmap() is None:
+            self.view.clear("Starting…")
 
     @Slot(int, int, float)
     def _on_step(self, index: int, total: int, elapsed: float) -> None:
@@ -337,6 +346,15 @@ class MainWindow(QMainWindow):
         self.parameters.set_models(self.registry.entries(), current.id if current else "")
 
     @Slot()
+    def _manage_models(self) -> None:
+        from studio.ui.models_dialog import ModelsDialog  # loaded on first use, not at start
+
+        dialog = ModelsDialog(self.registry, self)
+        dialog.models_changed.connect(self._rescan_models)
+        dialog.exec()
+        dialog.deleteLater()
+
+    @Slot()
     def _about_models(self) -> None:
         box = QMessageBox(self)
         box.setWindowTitle("About models")
@@ -372,7 +390,7 @@ class MainWindow(QMainWindow):
         if window.state:
             self.restoreState(_unb64(window.state))
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
             self._remember()

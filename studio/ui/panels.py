@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QKeyEvent, QPixmap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPoint, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QProgressBar,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +26,9 @@ from studio.ui.controller import Job
 from studio.ui.preview import image_from_array
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label, plain_tooltip, section_label
+
+if TYPE_CHECKING:
+    import numpy as np
 
 REQUEST_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -95,9 +102,11 @@ class ResultsStrip(QListWidget):
 
     Signals:
         chosen(object, str): an image array and its saved path ("" if unsaved) to show.
+        reuse_requested(object): put this GenerationRequest back into the controls.
     """
 
     chosen = Signal(object, str)
+    reuse_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +122,10 @@ class ResultsStrip(QListWidget):
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.currentItemChanged.connect(self._on_current)
+        self.itemDoubleClicked.connect(self._on_double_clicked)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_menu)
+        self.setToolTip("")
 
     def add_result(self, array: np.ndarray, path: str, request: GenerationRequest) -> None:
         pixmap = QPixmap.fromImage(image_from_array(array))
@@ -137,6 +150,26 @@ class ResultsStrip(QListWidget):
         item = self.item(row)
         return None if item is None else item.data(REQUEST_ROLE)
 
+    @Slot(QListWidgetItem)
+    def _on_double_clicked(self, item: QListWidgetItem) -> None:
+        self.reuse_requested.emit(item.data(REQUEST_ROLE))
+
+    @Slot(QPoint)
+    def _on_menu(self, position: QPoint) -> None:
+        item = self.itemAt(position)
+        if item is None:
+            return
+        menu = QMenu(self)
+        reuse = menu.addAction(icon("reuse-seed"), "Use these settings")
+        reuse.triggered.connect(lambda: self.reuse_requested.emit(item.data(REQUEST_ROLE)))
+        path = item.data(PATH_ROLE)
+        folder = menu.addAction(icon("folder"), "Show the file's folder")
+        folder.setEnabled(bool(path))
+        folder.triggered.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        )
+        menu.exec(self.viewport().mapToGlobal(position))
+
     @Slot(QListWidgetItem, QListWidgetItem)
     def _on_current(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         if item is not None:
@@ -157,18 +190,23 @@ class QueuePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("QueuePanel")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.list = QListWidget()
         self.list.setObjectName("QueueList")
         self.list.setWordWrap(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSpacing(3)
         self.remove_button = QToolButton()
         self.remove_button.setIcon(icon("remove"))
         self.remove_button.setToolTip("Remove the selected request (Delete)")
         self.clear_button = QToolButton()
         self.clear_button.setIcon(icon("clear"))
         self.clear_button.setToolTip("Clear the queue")
-        self.empty_label = plain_label("Nothing waiting. Generate while a run is going to queue more.", "HintLabel", wrap=True)
+        self.empty_label = plain_label(
+            "Nothing waiting. Generate while a run is going to queue more.", "HintLabel", wrap=True
+        )
 
         head = QHBoxLayout()
         head.setSpacing(4)
@@ -182,6 +220,9 @@ class QueuePanel(QWidget):
         layout.addLayout(head)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty_label)
+        self._filler = QWidget()  # takes the list's room while the list is hidden
+        self._filler.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        layout.addWidget(self._filler, 1)
         self.remove_button.clicked.connect(self._on_remove)
         self.clear_button.clicked.connect(self.clear_requested)
         self.list.itemSelectionChanged.connect(self._update_buttons)
@@ -201,10 +242,12 @@ class QueuePanel(QWidget):
             item.setToolTip(plain_tooltip(job.request.prompt))
             self.list.addItem(item)
         self.empty_label.setVisible(not waiting)
+        self.list.setVisible(self.list.count() > 0)
+        self._filler.setVisible(self.list.count() == 0)
         self.clear_button.setEnabled(bool(waiting))
         self._update_buttons()
 
-    def eventFilter(self, watched: object, event: object) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, watched: object, event: object) -> bool:
         if (
             watched is self.list
             and isinstance(event, QKeyEvent)

@@ -69,11 +69,14 @@ class ParametersPanel(QWidget):
     def __init__(self, models_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ParametersPanel")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self._models_dir = models_dir
         self._entries: list[ModelEntry] = []
         self._counters: dict[Path, TokenCounter | None] = {}
         self._counter: TokenCounter | None = None
         self._last_seed: int | None = None
+        self._native_area = 512 * 512
+        self._defaults_for: str | None = None  # the model whose defaults the controls took
         self._build()
         self._connect()
         self._update_problems()
@@ -121,6 +124,7 @@ class ParametersPanel(QWidget):
         self.random_button.setIcon(icon("dice"))
         self.random_button.setCheckable(True)
         self.random_button.setChecked(True)
+        self.seed_box.set_random(True)
         self.random_button.setToolTip("Random seed for every run (Ctrl+R)")
         self.reuse_button = QToolButton()
         self.reuse_button.setIcon(icon("reuse-seed"))
@@ -270,6 +274,14 @@ class ParametersPanel(QWidget):
         index = self.model_box.currentIndex()
         return self._entries[index] if 0 <= index < len(self._entries) else None
 
+    def select_model(self, model_id: str) -> bool:
+        """Choose a listed model by id ("" picks the first, the default); False if absent."""
+        ids = [e.id for e in self._entries]
+        if not ids or (model_id and model_id not in ids):
+            return False
+        self.model_box.setCurrentIndex(ids.index(model_id) if model_id else 0)
+        return True
+
     def set_models(self, entries: list[ModelEntry], select: str = "") -> None:
         """Fill the model picker; keep `select` (a model id) when it is among them."""
         self._entries = list(entries)
@@ -357,7 +369,9 @@ class ParametersPanel(QWidget):
     def _on_model_chosen(self, index: int) -> None:
         entry = self.current_model()
         if entry is not None:
-            self._apply_defaults(entry)
+            if entry.id != self._defaults_for:
+                self._apply_defaults(entry)
+                self._defaults_for = entry.id
             self.model_note.setText(self._describe(entry))
             self.model_note.setToolTip(str(entry.path))
             # the tokenizer loads once the event loop is free, not while the window opens
@@ -466,13 +480,12 @@ class ParametersPanel(QWidget):
         if index <= 0:
             return
         _, ratio_w, ratio_h = ASPECTS[index - 1]
-        width, height = aspect_size(getattr(self, "_native_area", 512 * 512), ratio_w, ratio_h)
+        width, height = aspect_size(self._native_area, ratio_w, ratio_h)
         with QSignalBlocker(self.aspect_box):
             self.width_box.setValue(width)
             self.height_box.setValue(height)
 
     @Slot(bool)
     def _on_random_toggled(self, random: bool) -> None:
-        self.seed_box.setEnabled(not random)
-        self.seed_box.setSpecialValueText("")
+        self.seed_box.set_random(random)
         self.changed.emit()

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from studio.ui import theme
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 def image_from_array(array: np.ndarray) -> QImage:
     """A QImage that owns a copy of an HxWx3 uint8 array. GUI thread only."""
+    import numpy as np
+
     data = np.ascontiguousarray(array[..., :3], dtype=np.uint8)
     height, width = data.shape[:2]
     image = QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888)
@@ -99,6 +104,8 @@ class PreviewView(QWidget):
             # enlarging: nearest neighbour keeps tiny previews crisp instead of blurred
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             painter.drawPixmap(target, source)
+        painter.setPen(QColor(theme.FRAME))
+        painter.drawRect(target.adjusted(-1, -1, 0, 0))
         painter.end()
         self.paint_count += 1
 

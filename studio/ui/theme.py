@@ -16,6 +16,7 @@ DIM = "#8d93a0"
 DISABLED = "#5d626d"
 ACCENT = "#7c6cf2"
 CANVAS = "#111215"
+FRAME = "#2a2c33"
 
 
 def style_file() -> Path:
@@ -50,7 +51,8 @@ def apply_theme(app: QApplication) -> None:
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(DISABLED))
     app.setPalette(palette)
     try:
-        app.setStyleSheet(style_file().read_text(encoding="utf-8"))
+        sheet = style_file().read_text(encoding="utf-8")
+        app.setStyleSheet(sheet.replace("@ICONS@", icons_dir().as_posix()))
     except OSError:
         pass  # a missing stylesheet leaves the palette: plain but usable
     app.setWindowIcon(QIcon(str(icons_dir() / "studio.svg")))
@@ -66,7 +68,7 @@ def icon(name: str, color: str = TEXT) -> QIcon:
     result = QIcon()
     for mode, tint in ((QIcon.Mode.Normal, color), (QIcon.Mode.Disabled, DISABLED)):
         renderer = QSvgRenderer(QByteArray(source.replace("currentColor", tint).encode()))
-        for size in (16, 20, 24, 32, 48):
+        for size in (16, 20, 24):
             pixmap = QPixmap(QSize(size, size) * 2)
             pixmap.setDevicePixelRatio(2.0)
             pixmap.fill(Qt.GlobalColor.transparent)

@@ -85,7 +85,7 @@ class SlidingSpinBox(QWidget):
     def value(self) -> float:
         return float(self.spin.value())
 
-    def setValue(self, value: float) -> None:  # noqa: N802 - Qt naming
+    def setValue(self, value: float) -> None:
         self.spin.setValue(value)  # type: ignore[arg-type]
 
     @Slot(int)
@@ -112,9 +112,17 @@ class SeedSpinBox(QDoubleSpinBox):
         self.setRange(0, maximum)
         self.setSingleStep(1)
         self.setKeyboardTracking(False)
+        self._random = False
 
     def seed(self) -> int:
         return int(self.value())
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
-        return str(int(value))
+    def set_random(self, random: bool) -> None:
+        """Show "random" instead of the number while every run draws its own seed."""
+        self._random = random
+        self.setEnabled(not random)
+        self.lineEdit().setText(self.textFromValue(self.value()))
+
+    def textFromValue(self, value: float) -> str:
+        # Qt asks for text while the base class is still being set up
+        return "random" if getattr(self, "_random", False) else str(int(value))

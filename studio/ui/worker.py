@@ -10,14 +10,16 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from studio.engine.cancel import CancelToken
 from studio.engine.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
 from studio.engine.request import GenerationRequest
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EngineFactory = Callable[[], Any]  # returns an object with warm_up() and generate(...)
 ImageSaver = Callable[[Any, GenerationRequest], Path]
@@ -144,6 +146,8 @@ class GenerationWorker(QObject):
                 pass  # the outcome is handled from generate()'s return value
 
     def _deliver(self, outcome: Finished) -> None:
+        import numpy as np
+
         arrays: list[np.ndarray] = []
         paths: list[str] = []
         for image in outcome.images:

@@ -145,7 +145,8 @@ def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _apply(solution: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return np.clip(x @ solution[:-1] + solution[-1], -1, 1)
+    result: np.ndarray = np.clip(x @ solution[:-1] + solution[-1], -1, 1)
+    return result
 
 
 def _psnr(predicted: np.ndarray, target: np.ndarray) -> float:

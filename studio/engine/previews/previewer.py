@@ -146,12 +146,14 @@ def make_previewer(
     from studio.engine.previews.decoders import FullDecoder, TinyDecoder, find_tiny_folder
     from studio.engine.previews.linear import linear_decoder_for
 
+    if not settings.enabled:
+        return Previewer({}, settings)
     decoders: dict[str, Any] = {
         "linear": linear_decoder_for(
             family, pipe.vae, model_path=model_path, cache_dir=settings.cache_dir
         )
     }
-    if settings.enabled and settings.decoder in ("auto", "tiny"):
+    if settings.decoder in ("auto", "tiny"):
         folder = find_tiny_folder(model_path, settings.tiny_path)
         if folder is not None:
             param = next(pipe.vae.parameters())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, SignalInstance
 
 
 class BackgroundTask(QObject):
@@ -29,7 +29,7 @@ class BackgroundTask(QObject):
 
 
 class _Call(QRunnable):
-    def __init__(self, work: Callable[[], object], done: Signal) -> None:
+    def __init__(self, work: Callable[[], object], done: SignalInstance) -> None:
         super().__init__()
         self._work = work
         self._done = done
@@ -38,6 +38,6 @@ class _Call(QRunnable):
         try:
             result = self._work()
         except Exception as exc:  # reported to the GUI as a message, never lost
-            self._done.emit(None, f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+            self._done.emit(None, f"{type(exc).__name__}: {exc}")
             return
-        self._done.emit(result, "")  # type: ignore[attr-defined]
+        self._done.emit(result, "")

@@ -33,7 +33,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from studio.ui import theme
-from studio.ui.gallery.model import FAVORITE_ROLE, ROW_ROLE, THUMBNAIL_ERROR_ROLE, THUMBNAIL_ROLE
+from studio.ui.gallery.model import GalleryModel
 
 TILE = QSize(168, 168)  # the thumbnail area
 GAP = 8  # between tiles
@@ -50,7 +50,8 @@ def star_path(center: QPointF, outer: float) -> QPainterPath:
     for i in range(10):
         radius = outer if i % 2 == 0 else inner
         angle = math.pi / 5 * i - math.pi / 2
-        point = QPointF(center.x() + radius * math.cos(angle), center.y() + radius * math.sin(angle))
+        x, y = center.x() + radius * math.cos(angle), center.y() + radius * math.sin(angle)
+        point = QPointF(x, y)
         if i == 0:
             path.moveTo(point)
         else:
@@ -90,15 +91,17 @@ class GalleryDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.cell = QSize(TILE.width() + GAP, TILE.height() + GAP)
+        self.smallest_cell = QSize(TILE.width() + GAP, TILE.height() + GAP)
+        self.cell = QSize(self.smallest_cell)  # widened by the grid to fill its width
 
-    def sizeHint(  # noqa: N802 - Qt override
+    def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
         return self.cell
 
     def tile_rect(self, cell: QRect) -> QRect:
-        return QRect(cell.left() + GAP // 2, cell.top() + GAP // 2, TILE.width(), TILE.height())
+        left = cell.left() + max(GAP // 2, (cell.width() - TILE.width()) // 2)
+        return QRect(left, cell.top() + GAP // 2, TILE.width(), TILE.height())
 
     def star_rect(self, cell: QRect) -> QRect:
         tile = self.tile_rect(cell)
@@ -110,8 +113,8 @@ class GalleryDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        tile = QRectF(self.tile_rect(option.rect))  # type: ignore[attr-defined]
-        state = option.state  # type: ignore[attr-defined]
+        tile = QRectF(self.tile_rect(option.rect))
+        state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         hovered = bool(state & QStyle.StateFlag.State_MouseOver)
         painter.save()
@@ -120,23 +123,30 @@ class GalleryDelegate(QStyledItemDelegate):
         clip.addRoundedRect(tile, RADIUS, RADIUS)
         painter.fillPath(clip, QColor(TILE_COLOR))
 
-        pixmap = index.data(THUMBNAIL_ROLE)
-        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+        model = index.model()
+        if not isinstance(model, GalleryModel):
+            painter.restore()
+            return
+        # typed accessors, not index.data(): no QVariant round trip for each tile painted
+        row = model.row_at(index.row())
+        pixmap = model.thumbnail(index.row())
+        if pixmap is not None and not pixmap.isNull():
             size = pixmap.size().scaled(TILE, Qt.AspectRatioMode.KeepAspectRatio)
             x = tile.left() + (tile.width() - size.width()) / 2
             y = tile.top() + (tile.height() - size.height()) / 2
             painter.setClipPath(clip)
-            painter.drawPixmap(QRectF(x, y, size.width(), size.height()), pixmap, QRectF(pixmap.rect()))
+            target = QRectF(x, y, size.width(), size.height())
+            painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
             painter.setClipping(False)
-        elif index.data(THUMBNAIL_ERROR_ROLE):
+        elif model.thumbnail_failure(index.row()):
             painter.setPen(QColor(theme.DIM))
             painter.drawText(tile, Qt.AlignmentFlag.AlignCenter, "Cannot show\nthis image")
 
-        if hovered:
-            self._paint_caption(painter, tile, clip, index)
-        favorite = bool(index.data(FAVORITE_ROLE))
+        if hovered and row is not None:
+            self._paint_caption(painter, tile, clip, row.prompt)
+        favorite = row is not None and bool(row.favorite)
         if favorite or hovered:
-            self._paint_star(painter, QRectF(self.star_rect(option.rect)), favorite)  # type: ignore[attr-defined]
+            self._paint_star(painter, QRectF(self.star_rect(option.rect)), favorite)
 
         if selected:
             pen = QPen(QColor(theme.ACCENT), 2.5)
@@ -149,7 +159,7 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(tile.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
         painter.restore()
 
-    def editorEvent(  # noqa: N802 - Qt override
+    def editorEvent(
         self,
         event: QEvent,
         model: QAbstractItemModel,
@@ -160,11 +170,18 @@ class GalleryDelegate(QStyledItemDelegate):
             isinstance(event, QMouseEvent)
             and event.type() == QEvent.Type.MouseButtonRelease
             and event.button() == Qt.MouseButton.LeftButton
-            and self.star_rect(option.rect).contains(event.position().toPoint())  # type: ignore[attr-defined]
+            and self.star_rect(option.rect).contains(event.position().toPoint())
         ):
-            self.favorite_clicked.emit(QModelIndex(index))
+            self.favorite_clicked.emit(self._plain(index))
             return True
         return super().editorEvent(event, model, option, index)
+
+    @staticmethod
+    def _plain(index: QModelIndex | QPersistentModelIndex) -> QModelIndex:
+        if isinstance(index, QPersistentModelIndex):
+            model = index.model()
+            return model.index(index.row(), index.column()) if model else QModelIndex()
+        return index
 
     def _paint_star(self, painter: QPainter, box: QRectF, favorite: bool) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
@@ -182,10 +199,9 @@ class GalleryDelegate(QStyledItemDelegate):
         painter: QPainter,
         tile: QRectF,
         clip: QPainterPath,
-        index: QModelIndex | QPersistentModelIndex,
+        prompt: str,
     ) -> None:
-        row = index.data(ROW_ROLE)
-        text = " ".join(row.prompt.split()) if row is not None else ""
+        text = " ".join(prompt.split())
         if not text:
             return
         band = QRectF(tile.left(), tile.bottom() - 46, tile.width(), 46)
@@ -199,4 +215,5 @@ class GalleryDelegate(QStyledItemDelegate):
         area = band.adjusted(8, 0, -8, -6)
         shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(area.width()))
         painter.setPen(QColor("#f2f3f5"))
-        painter.drawText(area, int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft), shown)
+        align = Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft
+        painter.drawText(area, int(align), shown)

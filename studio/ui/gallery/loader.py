@@ -10,6 +10,7 @@ LRU. Full-size images for the viewer are decoded the same way, one at a time.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict, deque
 from pathlib import Path
 
@@ -22,7 +23,12 @@ from studio.library.thumbnails import ThumbnailCache
 DISK_SIZE = 256  # thumbnails on disk fit in 256 x 256; tiles show them smaller
 LRU_CAPACITY = 400  # pixmaps kept in memory: several screens of tiles
 MAX_PENDING = 256  # requests beyond this (scrolled far past) are dropped, oldest first
+SCROLL_HOLD_S = 0.08  # no new thumbnail work until scrolling has paused this long
+HOLD_POLL_S = 0.01
 MAX_VIEW_PIXELS = 8192 * 8192
+FAST = Qt.TransformationMode.FastTransformation
+SMOOTH = Qt.TransformationMode.SmoothTransformation
+TOO_BIG = "The image has more pixels than Studio opens."
 
 
 class _Bridge(QObject):
@@ -68,6 +74,7 @@ class ThumbnailLoader(QObject):
         self._stack: deque[str] = deque()
         self._pending: set[str] = set()
         self._draining = 0
+        self._hold_until = 0.0
         self._closed = False
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max(1, threads))
@@ -88,6 +95,10 @@ class ThumbnailLoader(QObject):
         if path not in self._failed:
             self.request(path)
         return None
+
+    def cached(self, path: str) -> bool:
+        """Whether the pixmap is in memory (without queueing it)."""
+        return path in self._pixmaps
 
     def failure(self, path: str) -> str | None:
         return self._failed.get(path)
@@ -135,7 +146,15 @@ class ThumbnailLoader(QObject):
 
     # -- pool side -----------------------------------------------------------------------
 
+    def hold(self, seconds: float = SCROLL_HOLD_S) -> None:
+        """Keep the pool threads from starting new work for a moment (while the user scrolls:
+        the GUI thread gets the interpreter to itself, and the screen where scrolling stops
+        loads first)."""
+        self._hold_until = time.monotonic() + seconds
+
     def _next(self) -> str | None:
+        while not self._closed and time.monotonic() < self._hold_until:
+            time.sleep(HOLD_POLL_S)
         with self._lock:
             if self._closed or not self._stack:
                 self._draining -= 1
@@ -154,7 +173,7 @@ class ThumbnailLoader(QObject):
             if fitted != image.size():
                 # sharp pixels when enlarging small images, smooth when shrinking
                 enlarging = fitted.width() > image.width()
-                mode = Qt.TransformationMode.FastTransformation if enlarging else Qt.TransformationMode.SmoothTransformation
+                mode = FAST if enlarging else SMOOTH
                 image = image.scaled(fitted, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
             image = image.convertToFormat(QImage.Format.Format_RGB32)
         except (UnreadableImage, OSError) as exc:
@@ -209,7 +228,7 @@ class _DecodeFull(QRunnable):
         reader.setAutoTransform(True)
         size = reader.size()
         if size.isValid() and size.width() * size.height() > MAX_VIEW_PIXELS:
-            self._bridge.full_failed.emit(self._path, "The image has more pixels than Studio opens.")
+            self._bridge.full_failed.emit(self._path, TOO_BIG)
             return
         image = reader.read()
         if image.isNull():

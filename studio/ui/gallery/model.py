@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Slot,
 )
+from PySide6.QtGui import QPixmap
 
 from studio.library.index import GalleryRow, Order
 from studio.ui.gallery.loader import ThumbnailLoader
@@ -26,6 +29,7 @@ THUMBNAIL_ROLE = Qt.ItemDataRole.UserRole + 4  # QPixmap, or None while it loads
 THUMBNAIL_ERROR_ROLE = Qt.ItemDataRole.UserRole + 5  # str reason, or None
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+FRAME_MS = 16  # thumbnails that arrive within one frame are painted together
 
 
 def describe_row(row: GalleryRow) -> str:
@@ -54,12 +58,17 @@ class GalleryModel(QAbstractListModel):
         self._rows: list[GalleryRow] = []
         self._positions: dict[str, int] | None = {}
         self.order: Order = "desc"
+        self._arrived: set[int] = set()
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FRAME_MS)
+        self._flush_timer.timeout.connect(self._flush_thumbnails)
         loader.thumbnail_ready.connect(self._on_thumbnail)
         loader.thumbnail_failed.connect(self._on_thumbnail_failed)
 
     # -- Qt model API ------------------------------------------------------------------
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -67,15 +76,15 @@ class GalleryModel(QAbstractListModel):
             return None
         row = self._rows[index.row()]
         if role == THUMBNAIL_ROLE:
-            return self._loader.pixmap(str(row.path))
+            return self._loader.pixmap(row.file)
         if role == ROW_ROLE:
             return row
         if role == PATH_ROLE:
-            return str(row.path)
+            return row.file
         if role == FAVORITE_ROLE:
-            return row.favorite
+            return bool(row.favorite)
         if role == THUMBNAIL_ERROR_ROLE:
-            return self._loader.failure(str(row.path))
+            return self._loader.failure(row.file)
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(describe_row(row))
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -94,15 +103,25 @@ class GalleryModel(QAbstractListModel):
         self._rows = list(rows)
         self.order = order
         self._positions = None
+        self._arrived.clear()
         self.endResetModel()
 
     def row_at(self, position: int) -> GalleryRow | None:
         return self._rows[position] if 0 <= position < len(self._rows) else None
 
+    def thumbnail(self, position: int) -> QPixmap | None:
+        """The row's thumbnail, or None while it loads (asking for it, most recent first)."""
+        row = self.row_at(position)
+        return None if row is None else self._loader.pixmap(row.file)
+
+    def thumbnail_failure(self, position: int) -> str | None:
+        row = self.row_at(position)
+        return None if row is None else self._loader.failure(row.file)
+
     def position(self, path: str | Path) -> int:
         """Where a path is shown, or -1."""
         if self._positions is None:
-            self._positions = {str(row.path): i for i, row in enumerate(self._rows)}
+            self._positions = {row.file: i for i, row in enumerate(self._rows)}
         return self._positions.get(str(path), -1)
 
     def insert_row(self, row: GalleryRow) -> int:
@@ -117,6 +136,7 @@ class GalleryModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), at, at)
         self._rows.insert(at, row)
         self._positions = None
+        self._arrived.clear()
         self.endInsertRows()
         return at
 
@@ -134,19 +154,31 @@ class GalleryModel(QAbstractListModel):
             self.beginRemoveRows(QModelIndex(), at, at)
             del self._rows[at]
             self._positions = None
+            self._arrived.clear()
             self.endRemoveRows()
         return at
 
     @staticmethod
     def _sorted(keys: list[float]) -> bool:
-        return all(a <= b for a, b in zip(keys, keys[1:], strict=False))
+        return all(a <= b for a, b in itertools.pairwise(keys))
 
     @Slot(str)
     def _on_thumbnail(self, path: str) -> None:
         at = self.position(path)
         if at >= 0:
-            index = self.index(at)
-            self.dataChanged.emit(index, index, [THUMBNAIL_ROLE])
+            self._arrived.add(at)
+            if not self._flush_timer.isActive():
+                self._flush_timer.start()
+
+    @Slot()
+    def _flush_thumbnails(self) -> None:
+        """One repaint for every thumbnail that arrived in the last frame, not one each."""
+        if not self._arrived:
+            return
+        first, last = min(self._arrived), max(self._arrived)
+        self._arrived.clear()
+        if last < len(self._rows):
+            self.dataChanged.emit(self.index(first), self.index(last), [THUMBNAIL_ROLE])
 
     @Slot(str, str)
     def _on_thumbnail_failed(self, path: str, _reason: str) -> None:

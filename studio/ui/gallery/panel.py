@@ -1,30 +1,25 @@
-"""The gallery page: a search bar over a grid of every image, and the viewer for one of them."""
+"""The gallery page: the grid of every image, and the viewer that acts on one of them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QImage, QKeyEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QLineEdit,
-    QListView,
-    QStackedWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+import numpy as np
+from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QImage
+from PySide6.QtWidgets import QLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from studio.library.atomic import SaveError
 from studio.library.curation import CurationError
 from studio.library.gallery import Gallery
-from studio.library.index import GalleryRow, Order
+from studio.library.index import GalleryRow
 from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
 from studio.ui.gallery.background import BackgroundTask
-from studio.ui.gallery.delegate import TILE, GalleryDelegate, star_icon
+from studio.ui.gallery.delegate import TILE
+from studio.ui.gallery.drop import ImageDropLoader
+from studio.ui.gallery.film import ViewerTimeline
+from studio.ui.gallery.grid import GalleryGrid
 from studio.ui.gallery.loader import ThumbnailLoader
 from studio.ui.gallery.model import GalleryModel
 from studio.ui.gallery.reuse import (
@@ -34,13 +29,11 @@ from studio.ui.gallery.reuse import (
     offer_reuse,
     reuse_problem,
 )
+from studio.ui.gallery.style import GALLERY_STYLE
 from studio.ui.gallery.text import parameters_text
 from studio.ui.gallery.viewer import ImageViewer
-from studio.ui.theme import DIM
-from studio.ui.widgets import plain_label
 
-SEARCH_DELAY_MS = 150
-ORDERS: tuple[tuple[str, Order], ...] = (("Newest first", "desc"), ("Oldest first", "asc"))
+TimelineProvider = Callable[[Path], "QWidget | None"]
 
 
 class GalleryPanel(QWidget):
@@ -49,12 +42,13 @@ class GalleryPanel(QWidget):
     Signals:
         message(str): a short line for the status bar.
         image_opened(str): the viewer now shows this path.
-        rows_shown(int): the grid was filled with this many images.
+        noise_requested(str, float): show this image noised to this fraction of the model's
+            schedule (only with `noise_enabled`); answer with `show_noised`.
     """
 
     message = Signal(str)
     image_opened = Signal(str)
-    rows_shown = Signal(int)
+    noise_requested = Signal(str, float)
 
     def __init__(
         self,
@@ -69,159 +63,56 @@ class GalleryPanel(QWidget):
         self.gallery = gallery
         self.controls = controls
         self.reuse_dialog: ReuseDialog | None = None
-        self._total = 0
+        # makes the viewer's timeline for an image (its denoising film), or None without one
+        self.timeline_provider: TimelineProvider | None = self._film_timeline
+        # the forward-noise slider needs something that answers noise_requested
+        self.noise_enabled = False
+        self._timeline: ViewerTimeline | None = None
+        self.drop_loader: ImageDropLoader | None = None  # where the window takes image drops
         self._closed = False
         self.loader = ThumbnailLoader(gallery.thumbnails, TILE, threads=threads, parent=self)
         self.model = GalleryModel(self.loader, self)
         self._background = BackgroundTask(self)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DELAY_MS)
-        self._build()
-        self._connect()
-        self.refresh()
-
-    # -- building ----------------------------------------------------------------------
-
-    def _build(self) -> None:
-        self.search_box = QLineEdit()
-        self.search_box.setObjectName("GallerySearch")
-        self.search_box.setPlaceholderText("Search prompts…")
-        self.search_box.setClearButtonEnabled(True)
-        self.search_box.setToolTip("Words of the prompt; the start of a word is enough")
-        self.favorites_button = QToolButton()
-        self.favorites_button.setObjectName("FavoritesFilter")
-        self.favorites_button.setCheckable(True)
-        self.favorites_button.setIcon(star_icon())
-        self.favorites_button.setText(" Favorites")
-        self.favorites_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.favorites_button.setToolTip("Show favorites only")
-        self.sort_box = QComboBox()
-        self.sort_box.setObjectName("GallerySort")
-        for text, _ in ORDERS:
-            self.sort_box.addItem(text)
-        self.count_label = plain_label("", "GalleryCount")
-        bar = QHBoxLayout()
-        bar.setContentsMargins(14, 12, 14, 8)
-        bar.setSpacing(8)
-        bar.addWidget(self.search_box, 1)
-        bar.addWidget(self.favorites_button)
-        bar.addWidget(self.sort_box)
-        bar.addSpacing(6)
-        bar.addWidget(self.count_label)
-
-        self.view = QListView()
-        self.view.setObjectName("GalleryGrid")
-        self.delegate = GalleryDelegate(self.view)
-        self.view.setModel(self.model)
-        self.view.setItemDelegate(self.delegate)
-        self.view.setViewMode(QListView.ViewMode.ListMode)
-        self.view.setFlow(QListView.Flow.LeftToRight)
-        self.view.setWrapping(True)
-        self.view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.view.setUniformItemSizes(True)
-        self.view.setMovement(QListView.Movement.Static)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.view.verticalScrollBar().setSingleStep(48)
-        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.view.setMouseTracking(True)
-        self.view.setFrameShape(QListView.Shape.NoFrame)
-        self.view.setContentsMargins(0, 0, 0, 0)
-        self.view.setViewportMargins(10, 0, 4, 10)
-        self.empty_label = plain_label("", "GalleryEmpty", wrap=True)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.hide()
-
-        grid_page = QWidget()
-        grid_page.setObjectName("GalleryGridPage")
-        grid_layout = QVBoxLayout(grid_page)
-        grid_layout.setContentsMargins(0, 0, 0, 0)
-        grid_layout.setSpacing(0)
-        grid_layout.addLayout(bar)
-        grid_layout.addWidget(self.view, 1)
-        grid_layout.addWidget(self.empty_label, 1)
-
+        self.grid = GalleryGrid(gallery, self.model)
+        self.view = self.grid.view
         self.viewer = ImageViewer()
         self.pages = QStackedWidget()
-        self.pages.addWidget(grid_page)
+        self.pages.addWidget(self.grid)
         self.pages.addWidget(self.viewer)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # the panel never imposes a minimum size on the window that holds it
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         layout.addWidget(self.pages)
         self.setStyleSheet(GALLERY_STYLE)
+        self._connect()
+        self.grid.refresh()
 
     def _connect(self) -> None:
-        self.search_box.textChanged.connect(self._search_timer.start)
-        self.search_box.returnPressed.connect(self._on_search_now)
-        self._search_timer.timeout.connect(self.refresh)
-        self.favorites_button.toggled.connect(self.refresh)
-        self.sort_box.currentIndexChanged.connect(self.refresh)
-        self.view.activated.connect(self._on_activated)
-        self.view.installEventFilter(self)
-        self.delegate.favorite_clicked.connect(self._on_star_clicked)
+        g, v = self.grid, self.viewer
+        g.view.activated.connect(self._on_activated)
+        g.view.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        g.delegate.favorite_clicked.connect(self._on_star_clicked)
+        g.favorite_key.connect(self.toggle_favorite)
+        g.delete_key.connect(self.delete_current)
         self.loader.image_ready.connect(self._on_full_image)
         self.loader.image_failed.connect(self._on_full_image_failed)
         self._background.finished.connect(self._on_reconciled)
-        v = self.viewer
         v.back_requested.connect(self.show_grid)
         v.step_requested.connect(self._on_step)
-        v.reuse_all_requested.connect(lambda: self.reuse(ReuseMode.ALL))
-        v.reuse_prompt_requested.connect(lambda: self.reuse(ReuseMode.PROMPT))
-        v.reuse_seed_requested.connect(lambda: self.reuse(ReuseMode.SEED))
+        # bound methods, not lambdas: no reference cycle keeps a closed panel alive
+        v.reuse_all_requested.connect(self._on_reuse_all)
+        v.reuse_prompt_requested.connect(self._on_reuse_prompt)
+        v.reuse_seed_requested.connect(self._on_reuse_seed)
         v.copy_requested.connect(self.copy_parameters)
         v.folder_requested.connect(self.open_folder)
         v.favorite_requested.connect(self.toggle_favorite)
         v.delete_requested.connect(self.delete_current)
 
-    # -- filling the grid --------------------------------------------------------------
+    # -- filling -----------------------------------------------------------------------
 
-    @property
-    def order(self) -> Order:
-        return ORDERS[max(0, self.sort_box.currentIndex())][1]
-
-    def filtered(self) -> bool:
-        return bool(self.search_box.text().strip()) or self.favorites_button.isChecked()
-
-    @Slot()
     def refresh(self) -> None:
-        """Query the index once for everything the grid shows (no queries per item)."""
-        self._search_timer.stop()
-        current = self.current_path()
-        search = self.search_box.text().strip() or None
-        rows = self.gallery.index.rows(
-            order=self.order, favorites_only=self.favorites_button.isChecked(), search=search
-        )
-        self._total = self.gallery.index.count() if self.filtered() else len(rows)
-        self.model.set_rows(rows, self.order)
-        if current is not None and (at := self.model.position(current)) >= 0:
-            self.view.setCurrentIndex(self.model.index(at))
-            self.view.scrollTo(self.model.index(at))
-        self._update_count()
-        self.rows_shown.emit(len(rows))
-
-    def _update_count(self) -> None:
-        shown = self.model.rowCount()
-        noun = "image" if self._total == 1 else "images"
-        if self.filtered():
-            self.count_label.setText(f"{shown:,} of {self._total:,} {noun}")
-        else:
-            self.count_label.setText(f"{shown:,} {noun}")
-        if shown:
-            self.empty_label.hide()
-            self.view.show()
-            return
-        if self.filtered():
-            text = "No image matches."
-            if self.search_box.text().strip():
-                text = f"No image matches “{self.search_box.text().strip()}”."
-            if self.favorites_button.isChecked():
-                text += "\nStar an image (F) to make it a favorite."
-        else:
-            text = f"No images yet.\nImages you generate are saved to\n{self.gallery.folder}"
-        self.empty_label.setText(text)
-        self.view.hide()
-        self.empty_label.show()
+        self.grid.refresh()
 
     @Slot(str)
     def add_saved(self, path: str) -> None:
@@ -231,17 +122,13 @@ class GalleryPanel(QWidget):
         except (UnreadableImage, OSError) as exc:
             self.message.emit(f"The saved image could not be added to the gallery: {exc}")
             return
-        self.loader.forget(str(row.path))
-        if self.filtered():
-            self.refresh()
-            return
-        self._total += self.model.position(row.path) < 0
-        self.model.insert_row(row)
-        self._update_count()
+        self.loader.forget(row.file)
+        self.grid.show_row(row)
 
     def reconcile(self) -> None:
         """Bring the index in line with the folder off the GUI thread, then refresh."""
-        self._background.run(self.gallery.index.reconcile)
+        if not self._closed:
+            self._background.run(self.gallery.index.reconcile)
 
     @Slot(object, str)
     def _on_reconciled(self, report: object, error: str) -> None:
@@ -250,26 +137,23 @@ class GalleryPanel(QWidget):
             return
         added, removed = getattr(report, "added", 0), getattr(report, "removed", 0)
         if added or removed or getattr(report, "updated", 0):
-            self.refresh()
+            self.grid.refresh()
         if added or removed:
             self.message.emit(f"Gallery: {added} new, {removed} gone since last time.")
 
     # -- current image -----------------------------------------------------------------
 
+    def viewing(self) -> bool:
+        return self.pages.currentWidget() is self.viewer
+
     def current_path(self) -> Path | None:
-        if self.pages.currentWidget() is self.viewer and self.viewer.path is not None:
+        if self.viewing() and self.viewer.path is not None:
             return self.viewer.path
-        row = self.model.row_at(self.view.currentIndex().row())
-        return row.path if row is not None else None
+        return self.grid.current_path()
 
     def current_row(self) -> GalleryRow | None:
         path = self.current_path()
-        if path is None:
-            return None
-        return self.model.row_at(self.model.position(path))
-
-    def viewing(self) -> bool:
-        return self.pages.currentWidget() is self.viewer
+        return None if path is None else self.model.row_at(self.model.position(path))
 
     def open_position(self, position: int) -> None:
         """Show the image at `position` of the grid in the viewer."""
@@ -282,28 +166,65 @@ class GalleryPanel(QWidget):
             meta = read_metadata(row.path)
         except UnreadableImage as exc:
             meta, problem = None, str(exc)
-        key = str(row.path)
+        key = row.file
         self.viewer.show_image(
             row.path,
             meta,
             self.loader.pixmap(key),
-            favorite=row.favorite,
+            favorite=bool(row.favorite),
             position=(position, self.model.rowCount()),
             problem=problem,
         )
         self.loader.load_image(key)
-        self.view.setCurrentIndex(self.model.index(position))
+        self.viewer.set_timeline(self._timeline_for(row.path))
+        self.grid.select(position)
         self.pages.setCurrentWidget(self.viewer)
         self.viewer.setFocus()
         self.image_opened.emit(key)
 
+    def _film_timeline(self, path: Path) -> QWidget | None:
+        timeline = ViewerTimeline(path, self.viewer, noise=self.noise_enabled)
+        if not timeline.useful:
+            timeline.deleteLater()
+            return None
+        timeline.noise_requested.connect(self.noise_requested)
+        self._timeline = timeline
+        return timeline
+
+    @Slot(str, float, object)
+    def show_noised(self, path: str, fraction: float, image: object) -> None:
+        """A noised picture (HxWx3 uint8) for `noise_requested`; stale answers are dropped."""
+        timeline = self._timeline
+        if (
+            timeline is not None
+            and self.viewing()
+            and self.viewer.path == Path(path)
+            and timeline.path == Path(path)
+            and isinstance(image, np.ndarray)
+        ):
+            timeline.show_noised(fraction, image)
+
+    def _timeline_for(self, path: Path) -> QWidget | None:
+        self._timeline = None
+        if self.timeline_provider is None:
+            return None
+        try:
+            return self.timeline_provider(path)
+        except Exception as exc:  # a film that cannot be read must not stop the viewer
+            self.viewer.set_status(f"The denoising film could not be shown: {exc}")
+            return None
+
     @Slot()
     def show_grid(self) -> None:
-        self.pages.setCurrentIndex(0)
+        self.pages.setCurrentWidget(self.grid)
         index = self.view.currentIndex()
         if index.isValid():
             self.view.scrollTo(index)
         self.view.setFocus()
+
+    @Slot(int)
+    def _on_scrolled(self, _value: int) -> None:
+        self.loader.hold()
 
     @Slot(QModelIndex)
     def _on_activated(self, index: QModelIndex) -> None:
@@ -313,9 +234,8 @@ class GalleryPanel(QWidget):
     def _on_step(self, delta: int) -> None:
         path = self.viewer.path
         at = self.model.position(path) if path is not None else -1
-        target = at + delta
-        if at >= 0 and 0 <= target < self.model.rowCount():
-            self.open_position(target)
+        if at >= 0 and 0 <= at + delta < self.model.rowCount():
+            self.open_position(at + delta)
 
     @Slot(str, QImage)
     def _on_full_image(self, path: str, image: QImage) -> None:
@@ -332,24 +252,24 @@ class GalleryPanel(QWidget):
     def toggle_favorite(self) -> None:
         row = self.current_row()
         if row is not None:
-            self._set_favorite(row, not row.favorite)
+            self.set_favorite(row, not row.favorite)
 
     @Slot(QModelIndex)
     def _on_star_clicked(self, index: QModelIndex) -> None:
         row = self.model.row_at(index.row())
         if row is not None:
-            self._set_favorite(row, not row.favorite)
+            self.set_favorite(row, not row.favorite)
 
-    def _set_favorite(self, row: GalleryRow, favorite: bool) -> None:
+    def set_favorite(self, row: GalleryRow, favorite: bool) -> None:
+        """Store the favorite in the file and the index, and show it."""
         try:
             self.gallery.index.set_favorite(row.path, favorite)
         except (CurationError, SaveError, OSError) as exc:
             self._tell(f"Could not change the favorite: {exc}")
             return
         updated = self.gallery.index.get(row.path) or row._replace(favorite=favorite)
-        if self.favorites_button.isChecked() and not favorite and not self.viewing():
-            self.model.remove_path(row.path)
-            self._update_count()
+        if self.grid.favorites_button.isChecked() and not favorite and not self.viewing():
+            self.grid.drop_row(row.path)
         else:
             self.model.replace_row(updated)
         if self.viewer.path == row.path:
@@ -368,29 +288,25 @@ class GalleryPanel(QWidget):
         except (SaveError, OSError) as exc:
             self._tell(str(exc))
             return
-        self.loader.forget(str(row.path))
-        self.model.remove_path(row.path)
-        self._total = max(0, self._total - 1)
-        self._update_count()
+        self.loader.forget(row.file)
+        self.grid.drop_row(row.path)
         self.message.emit(f"Moved {row.path.name} to the trash.")
         remaining = self.model.rowCount()
         if not remaining:
             self.viewer.path = None
             self.show_grid()
-            return
-        next_at = min(at, remaining - 1)
-        if self.viewing():
-            self.open_position(next_at)
+        elif self.viewing():
+            self.open_position(min(at, remaining - 1))
         else:
-            self.view.setCurrentIndex(self.model.index(next_at))
+            self.grid.select(min(at, remaining - 1))
 
     @Slot()
     def copy_parameters(self) -> None:
         path = self.current_path()
         if path is None:
             return
-        text = parameters_text(path, self.viewer.meta if self.viewer.path == path else None)
-        QGuiApplication.clipboard().setText(text)
+        meta = self.viewer.meta if self.viewer.path == path else None
+        QGuiApplication.clipboard().setText(parameters_text(path, meta))
         self.message.emit("Parameters copied.")
 
     @Slot()
@@ -400,8 +316,8 @@ class GalleryPanel(QWidget):
             self._tell(f"Could not open {path.parent}.")
 
     def reuse(self, mode: ReuseMode) -> ReuseDialog | None:
-        """Offer to put the current image's parameters into the controls, showing the diff."""
-        path = self.viewer.path if self.viewing() else self.current_path()
+        """Offer the current image's parameters to the controls, showing what would change."""
+        path = self.current_path()
         if path is None:
             return None
         if self.controls is None:
@@ -426,6 +342,18 @@ class GalleryPanel(QWidget):
         return dialog
 
     @Slot()
+    def _on_reuse_all(self) -> None:
+        self.reuse(ReuseMode.ALL)
+
+    @Slot()
+    def _on_reuse_prompt(self) -> None:
+        self.reuse(ReuseMode.PROMPT)
+
+    @Slot()
+    def _on_reuse_seed(self) -> None:
+        self.reuse(ReuseMode.SEED)
+
+    @Slot()
     def _forget_dialog(self) -> None:
         self.reuse_dialog = None
 
@@ -434,27 +362,7 @@ class GalleryPanel(QWidget):
             self.viewer.set_status(text)
         self.message.emit(text)
 
-    @Slot()
-    def _on_search_now(self) -> None:
-        self.refresh()
-
-    # -- keys and life cycle -----------------------------------------------------------
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if watched is self.view and isinstance(event, QKeyEvent):
-            plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-            keys = (Qt.Key.Key_Delete, Qt.Key.Key_F)
-            if plain and event.key() in keys:
-                if event.type() == QEvent.Type.ShortcutOverride:
-                    event.accept()
-                    return True
-                if event.type() == QEvent.Type.KeyPress:
-                    if event.key() == Qt.Key.Key_F:
-                        self.toggle_favorite()
-                    else:
-                        self.delete_current()
-                    return True
-        return super().eventFilter(watched, event)
+    # -- life cycle --------------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Stop the thumbnail threads; call before the gallery closes. Safe to call twice."""
@@ -463,32 +371,9 @@ class GalleryPanel(QWidget):
             self.loader.shutdown()
             self._background.wait()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(1000, 720)
-
-
-GALLERY_STYLE = f"""
-#GalleryPanel, #GalleryGridPage, #GalleryViewer {{ background: #111215; }}
-#GalleryGrid {{ background: #111215; border: none; }}
-QLabel#GalleryCount {{ color: {DIM}; background: transparent; padding: 0 2px; }}
-QLabel#GalleryEmpty {{ color: {DIM}; background: #111215; font-size: 14px; }}
-QLineEdit#GallerySearch {{ padding: 6px 10px; border-radius: 8px; }}
-QToolButton#FavoritesFilter {{ padding: 5px 10px; }}
-#ViewerSide, #ViewerSideScroll {{ background: #1c1d22; border: none; }}
-#ViewerSide QLabel {{ background: transparent; }}
-QLabel#MetaPrompt {{ color: #f2f3f5; font-size: 14px; }}
-QLabel#MetaNotes {{ color: #f0a35e; }}
-QLabel#ViewerTitle {{ color: {DIM}; background: transparent; }}
-QToolButton#BackButton {{ padding: 5px 12px; }}
-QToolButton#StepButton {{ padding: 3px 10px; font-size: 16px; }}
-QPushButton#ReuseAllButton {{
-    background: #6d5fe0; border: 1px solid #7c6cf2; color: #ffffff; font-weight: 600;
-}}
-QPushButton#ReuseAllButton:hover {{ background: #7c6cf2; }}
-QPushButton#ReuseAllButton:disabled {{ background: #2a2c33; border-color: #33363f; color: #5d626d; }}
-QToolButton#DeleteButton:hover {{ background: #4a2a30; border-color: #7a3a44; }}
-"""

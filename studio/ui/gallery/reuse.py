@@ -6,11 +6,12 @@ import dataclasses
 from enum import Enum
 from typing import Protocol
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
+    QLayout,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -33,6 +34,18 @@ FIELD_NAMES = {
     "batch": "Images",
 }
 SHOWN_CHARS = 160
+CHECKED_FIELDS = ("seed", "steps", "guidance", "width", "height")
+
+
+DIALOG_STYLE = """
+QLabel#ReuseHeadline { font-size: 14px; font-weight: 600; padding-bottom: 4px; }
+QLabel#ReuseBefore { color: #8d93a0; }
+QLabel#ReuseAfter { color: #ffffff; }
+QLabel#ReuseNotes { color: #f0a35e; }
+QPushButton#ApplyButton { background: #6d5fe0; border: 1px solid #7c6cf2; color: #ffffff; }
+QPushButton#ApplyButton:hover { background: #7c6cf2; }
+QPushButton#ApplyButton:disabled { background: #2a2c33; border-color: #33363f; color: #5d626d; }
+"""
 
 
 class ParameterControls(Protocol):
@@ -72,6 +85,8 @@ def reused_request(
     if mode is ReuseMode.SEED:
         if meta.seed is None:
             return None, [*notes, "The image does not say which seed made it."]
+        if _invalid(current.replace(seed=meta.seed), current):
+            return None, [*notes, f"Seed {meta.seed} is outside what Studio accepts."]
         return current.replace(seed=meta.seed), notes
     if meta.prompt is None:
         return None, [*notes, "The image does not say which prompt made it."]
@@ -88,7 +103,20 @@ def reused_request(
         notes.append(f"Model {meta.model!r} is not a Studio model id; the current model is kept.")
     if meta.sampler and meta.scheduler is None:
         notes.append(f"Sampler kept as {current.scheduler!r}.")
-    return source.replace(model=model, batch=current.batch), _unique(notes)
+    target = source.replace(model=model, batch=current.batch)
+    for name in CHECKED_FIELDS:
+        value, kept = getattr(target, name), getattr(current, name)
+        if value != kept and _invalid(current.replace(**{name: value}), current):
+            target = target.replace(**{name: kept})
+            notes.append(
+                f"{FIELD_NAMES[name]} {value} is outside what Studio accepts; "
+                f"kept {shown(kept)}."
+            )
+    return target, _unique(notes)
+
+
+def _invalid(candidate: GenerationRequest, current: GenerationRequest) -> bool:
+    return len(candidate.problems()) > len(current.problems())
 
 
 def changes(before: GenerationRequest, after: GenerationRequest) -> list[Change]:
@@ -128,7 +156,8 @@ class ReuseDialog(QDialog):
         layout.setContentsMargins(18, 16, 18, 14)
         layout.setSpacing(10)
         if found:
-            headline = f"Reusing {what} changes {len(found)} setting" + ("s" if len(found) != 1 else "")
+            plural = "s" if len(found) != 1 else ""
+            headline = f"Reusing {what} changes {len(found)} setting{plural}:"
         else:
             headline = f"Reusing {what} changes nothing: the controls already match."
         layout.addWidget(plain_label(headline, "ReuseHeadline", wrap=True))
@@ -136,16 +165,22 @@ class ReuseDialog(QDialog):
             layout.addWidget(self._table(found), 1)
         if notes:
             layout.addWidget(section_label("Not used"))
-            layout.addWidget(plain_label("\n".join(f"• {n}" for n in notes), "ReuseNotes", wrap=True))
+            listed = "\n".join(f"• {note}" for note in notes)
+            layout.addWidget(plain_label(listed, "ReuseNotes", wrap=True))
         buttons = QDialogButtonBox()
         self.apply_button = buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)
         self.apply_button.setObjectName("ApplyButton")
+        self.apply_button.setDefault(True)
         self.apply_button.setEnabled(bool(found))
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.setMinimumWidth(520)
+        # sizes fixed before the window exists: the layout never resizes a shown dialog
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.setStyleSheet(DIALOG_STYLE)
+        self.setMinimumSize(layout.minimumSize().expandedTo(QSize(520, 0)))
+        self.resize(layout.sizeHint().expandedTo(self.minimumSize()))
 
     def _table(self, found: list[Change]) -> QWidget:
         grid_host = QWidget()
@@ -153,7 +188,7 @@ class ReuseDialog(QDialog):
         grid = QGridLayout(grid_host)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(12)
-        grid.setVerticalSpacing(8)
+        grid.setVerticalSpacing(6)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         for i, change in enumerate(found):
@@ -172,7 +207,7 @@ class ReuseDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(grid_host)
-        scroll.setMinimumHeight(min(320, 34 * len(found) + 8))
+        scroll.setMinimumHeight(min(320, grid_host.sizeHint().height()))
         return scroll
 
     def rows(self) -> list[tuple[str, str, str]]:

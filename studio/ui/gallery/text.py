@@ -25,7 +25,7 @@ def parameters_text(path: Path, meta: ImageMetadata | None = None) -> str:
         except UnreadableImage as exc:
             return str(exc)
     if meta.request is not None:
-        return format_infotext(meta.request, meta.source or APP_VERSION, meta.model or "")
+        return format_infotext(meta.request, APP_VERSION, meta.model or "")
     if texts:
         return "\n\n".join(f"{key}:\n{value}" for key, value in texts.items())
     return json.dumps(meta.to_dict(), indent=2, ensure_ascii=False)

@@ -68,6 +68,8 @@ class ImageViewer(QWidget):
         self.path: Path | None = None
         self.meta: ImageMetadata | None = None
         self._favorite = False
+        self._picture: QPixmap | None = None
+        self._star_outline = star_icon(theme.TEXT, filled=False)
         self._build()
         self._connect()
 
@@ -100,13 +102,13 @@ class ImageViewer(QWidget):
 
         self.image_view = PreviewView()
         self.image_view.clear("")
-        self.status = plain_label("", "HintLabel", wrap=True)
+        self.status = plain_label("", "ViewerStatus", wrap=True)
         self.status.hide()
         # the denoising timeline goes here when there is one for this image
         self.timeline_slot = QWidget()
         self.timeline_slot.setObjectName("TimelineSlot")
-        slot_layout = QVBoxLayout(self.timeline_slot)
-        slot_layout.setContentsMargins(0, 0, 0, 0)
+        self._timeline_layout = QVBoxLayout(self.timeline_slot)
+        self._timeline_layout.setContentsMargins(0, 0, 0, 0)
         self.timeline_slot.hide()
         center = QVBoxLayout()
         center.setContentsMargins(12, 0, 6, 12)
@@ -172,6 +174,8 @@ class ImageViewer(QWidget):
         self.delete_button = QToolButton()
         self.delete_button.setObjectName("DeleteButton")
         self.delete_button.setIcon(icon("remove"))
+        self.delete_button.setText(" Delete")
+        self.delete_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.delete_button.setToolTip("Move to the trash (Delete)")
         tools = QHBoxLayout()
         tools.setSpacing(6)
@@ -211,8 +215,8 @@ class ImageViewer(QWidget):
 
     def _connect(self) -> None:
         self.back_button.clicked.connect(self.back_requested)
-        self.previous_button.clicked.connect(lambda: self.step_requested.emit(-1))
-        self.next_button.clicked.connect(lambda: self.step_requested.emit(1))
+        self.previous_button.clicked.connect(self._on_previous)
+        self.next_button.clicked.connect(self._on_next)
         self.reuse_all_button.clicked.connect(self.reuse_all_requested)
         self.reuse_prompt_button.clicked.connect(self.reuse_prompt_requested)
         self.reuse_seed_button.clicked.connect(self.reuse_seed_requested)
@@ -220,6 +224,12 @@ class ImageViewer(QWidget):
         self.folder_button.clicked.connect(self.folder_requested)
         self.favorite_button.clicked.connect(self._on_favorite_clicked)
         self.delete_button.clicked.connect(self.delete_requested)
+
+    def _on_previous(self) -> None:
+        self.step_requested.emit(-1)
+
+    def _on_next(self) -> None:
+        self.step_requested.emit(1)
 
     def _on_favorite_clicked(self) -> None:
         self.favorite_button.setChecked(self._favorite)  # the panel decides, then calls back
@@ -247,8 +257,9 @@ class ImageViewer(QWidget):
         self.position_label.setText(f"{index + 1:,} / {total:,}")
         self.previous_button.setEnabled(index > 0)
         self.next_button.setEnabled(index + 1 < total)
-        if preview is not None and not preview.isNull():
-            self.image_view.show_pixmap(preview)
+        self._picture = preview if preview is not None and not preview.isNull() else None
+        if self._picture is not None:
+            self.image_view.show_pixmap(self._picture)
         else:
             self.image_view.clear("Loading…")
         self.set_status(problem)
@@ -257,7 +268,32 @@ class ImageViewer(QWidget):
 
     def set_full_image(self, path: Path, image: QImage) -> None:
         if self.path is not None and Path(path) == self.path:
-            self.image_view.show_pixmap(QPixmap.fromImage(image))
+            self._picture = QPixmap.fromImage(image)
+            self.image_view.show_pixmap(self._picture)
+
+    def show_picture(self) -> None:
+        """Show the image itself again (after a film frame or a noised view)."""
+        if self._picture is not None:
+            self.image_view.show_pixmap(self._picture)
+
+    def picture_size(self) -> QSize:
+        """The size of the image as saved (from its metadata, else from its pixels)."""
+        meta = self.meta
+        if meta is not None and meta.width and meta.height:
+            return QSize(meta.width, meta.height)
+        return self._picture.size() if self._picture is not None else QSize()
+
+    def set_timeline(self, widget: QWidget | None) -> None:
+        """Put the image's denoising timeline (or nothing) below the image."""
+        layout = self._timeline_layout
+        while layout.count():
+            item = layout.takeAt(0)
+            old = item.widget() if item is not None else None
+            if old is not None:
+                old.deleteLater()
+        if widget is not None:
+            layout.addWidget(widget)
+        self.timeline_slot.setVisible(widget is not None)
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
@@ -266,8 +302,9 @@ class ImageViewer(QWidget):
     def set_favorite(self, favorite: bool) -> None:
         self._favorite = favorite
         self.favorite_button.setChecked(favorite)
-        self.favorite_button.setIcon(star_icon() if favorite else star_icon(theme.TEXT, filled=False))
-        self.favorite_button.setToolTip("Remove from favorites (F)" if favorite else "Add to favorites (F)")
+        self.favorite_button.setIcon(star_icon(filled=True) if favorite else self._star_outline)
+        tip = "Remove from favorites (F)" if favorite else "Add to favorites (F)"
+        self.favorite_button.setToolTip(tip)
 
     def _show_meta(self, meta: ImageMetadata | None) -> None:
         meta = meta or ImageMetadata()
@@ -310,7 +347,7 @@ class ImageViewer(QWidget):
             return True
         return super().event(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             super().keyPressEvent(event)
@@ -327,7 +364,7 @@ class ImageViewer(QWidget):
         else:
             super().keyPressEvent(event)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(1000, 700)
 
 

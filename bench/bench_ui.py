@@ -1,0 +1,246 @@
+"""Main-window figures: GUI latency while generating, Generate to first preview, cancel to idle,
+and process start to window shown. Runs offscreen on the bundled demo model when it is
+installed, else on a tiny random-weight model built in a temporary folder.
+
+    python bench/run.py --only ui
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pick_model(tmp: Path) -> tuple[str, str]:
+    from studio.config.paths import bundled_models_dir
+
+    demo = bundled_models_dir() / "studio-shapes"
+    if (demo / "model_index.json").is_file():
+        return str(demo), "bundled demo model"
+    sys.path.insert(0, str(ROOT))
+    from tests.tiny_models import build_tiny_sd
+
+    return str(build_tiny_sd(tmp / "tiny-sd")), "tiny random-weight SD model"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class _Session:
+    """A real main window with the real engine, offscreen."""
+
+    def __init__(self, home: Path, model: str) -> None:
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        from studio.app import build
+        from studio.config.paths import StudioPaths
+
+        self._loop_cls, self._timer_cls = QEventLoop, QTimer
+        self.studio = build(StudioPaths.under(home), persist=False)
+        self.window = self.studio.window
+        self.controller = self.studio.controller
+        self.window.resize(1280, 800)
+        self.window.show()
+        self.controller.start()
+        self.wait_for(self.controller.engine_ready, 300)
+        panel = self.window.parameters
+        panel.model_box.addItem(Path(model).name)  # a model outside the models folder
+        from studio.engine.models import describe
+
+        entry = describe(Path(model))
+        panel._entries.append(entry)
+        panel.model_box.setCurrentIndex(panel.model_box.count() - 1)
+        panel.prompt.setPlainText("a red circle on a blue background")
+        panel.random_button.setChecked(False)
+        panel.seed_box.setValue(1)
+
+    def wait_for(self, signal: Any, seconds: float) -> list[Any]:
+        loop = self._loop_cls()
+        got: list[Any] = []
+
+        def done(*args: Any) -> None:
+            got.append(args)
+            loop.quit()
+
+        signal.connect(done)
+        self._timer_cls.singleShot(int(seconds * 1000), loop.quit)
+        loop.exec()
+        signal.disconnect(done)
+        if not got:
+            raise TimeoutError(f"no {signal} within {seconds} s")
+        return got
+
+    def set_steps(self, steps: int) -> None:
+        self.window.parameters.steps.setValue(steps)
+
+    def close(self) -> None:
+        self.window.close()
+
+
+def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
+    """One run with a 1 ms probe timer: probe lateness, step times, first preview painted."""
+    from PySide6.QtCore import Qt, QTimer
+
+    lateness: list[float] = []
+    step_times: list[float] = []
+    marks: dict[str, float] = {}
+    view = session.window.view
+    last = [time.perf_counter()]
+    paints_before = [view.paint_count]
+
+    def probe() -> None:
+        now = time.perf_counter()
+        lateness.append((now - last[0]) * 1000 - 1.0)
+        last[0] = now
+
+    def on_preview(*_: Any) -> None:
+        if "preview" not in marks:
+            marks["preview"] = time.perf_counter()
+            paints_before[0] = view.paint_count
+
+    def on_step(index: int, total: int, elapsed: float) -> None:
+        step_times.append(elapsed)
+
+    original_paint = view.paintEvent
+
+    def paint(event: Any) -> None:
+        original_paint(event)
+        if "preview" in marks and "painted" not in marks:
+            marks["painted"] = time.perf_counter()
+
+    view.paintEvent = paint  # type: ignore[method-assign]
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(1)
+    timer.timeout.connect(probe)
+    session.controller.preview.connect(on_preview)
+    session.controller.step.connect(on_step)
+    session.set_steps(steps)
+    timer.start()
+    marks["generate"] = time.perf_counter()
+    session.window.generate()
+    session.wait_for(session.controller.finished, 600)
+    timer.stop()
+    session.controller.preview.disconnect(on_preview)
+    session.controller.step.disconnect(on_step)
+    view.paintEvent = original_paint  # type: ignore[method-assign]
+    per_step = [b - a for a, b in itertools.pairwise(step_times)]
+    return {
+        "lateness": lateness,
+        "step_ms": statistics.median(per_step) * 1000 if per_step else float("nan"),
+        "first_preview_ms": (marks.get("painted", float("nan")) - marks["generate"]) * 1000,
+    }
+
+
+def _measure_cancel(session: _Session, steps: int) -> float:
+    from PySide6.QtCore import QTimer
+
+    session.set_steps(steps)
+    stamp: dict[str, float] = {}
+
+    def on_step(index: int, total: int, elapsed: float) -> None:
+        if index == 3 and "cancel" not in stamp:
+            stamp["cancel"] = time.perf_counter()
+            session.window.cancel()
+
+    def on_busy(busy: bool) -> None:
+        if not busy and "cancel" in stamp:
+            stamp.setdefault("idle", time.perf_counter())
+
+    session.controller.step.connect(on_step)
+    session.controller.busy_changed.connect(on_busy)
+    QTimer.singleShot(0, session.window.generate)
+    session.wait_for(session.controller.cancelled, 600)
+    session.app_process_events()
+    session.controller.step.disconnect(on_step)
+    session.controller.busy_changed.disconnect(on_busy)
+    return (stamp.get("idle", float("nan")) - stamp["cancel"]) * 1000
+
+
+def _cold_start_ms(home: Path, repeats: int) -> list[float]:
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from studio.app import build
+        studio = build(persist=False)
+        studio.window.show()
+        studio.app.processEvents()
+        print(f"SHOWN {time.time()!r}")
+        studio.window.close()
+        """
+    )
+    env = {**os.environ, "STUDIO_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    times = []
+    for _ in range(repeats):
+        started = time.time()
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT,
+            timeout=120, check=True,
+        ).stdout
+        shown = float(next(line.split()[1] for line in out.splitlines() if line.startswith("SHOWN")))
+        times.append((shown - started) * 1000)
+    return times
+
+
+def run(args: Any) -> dict[str, dict[str, Any]]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    quick = bool(getattr(args, "quick", False))
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory(prefix="studio-bench-ui-") as tmp:
+        home = Path(tmp) / "home"
+        cold = _cold_start_ms(home, 2 if quick else 5)
+        model, model_name = _pick_model(Path(tmp))
+        session = _Session(home, model)
+        session.app_process_events = QApplication.processEvents  # type: ignore[attr-defined]
+        _measure_run(session, 2)  # load the model and fit its preview decoder: not timed
+        runs = [_measure_run(session, 12 if quick else 25) for _ in range(1 if quick else 3)]
+        cancels = [_measure_cancel(session, 200) for _ in range(1 if quick else 3)]
+        session.close()
+    lateness = [x for r in runs for x in r["lateness"]]
+    step_ms = statistics.median(r["step_ms"] for r in runs)
+    note = f"offscreen, {model_name}, CPU"
+    return {
+        "gui_latency_p99": {
+            "value": round(_percentile(lateness, 99), 2), "target": 16, "unit": "ms",
+            "better": "lower", "note": f"1 ms QTimer probe lateness while generating; {note}",
+        },
+        "generate_to_first_preview": {
+            "value": round(statistics.median(r["first_preview_ms"] for r in runs), 1),
+            "target": round(step_ms + 10, 1), "unit": "ms", "better": "lower",
+            "note": f"model warm; target is one step ({step_ms:.1f} ms) + 10 ms; {note}",
+        },
+        "cancel_to_idle": {
+            "value": round(statistics.median(cancels), 1),
+            "target": round(step_ms + 5, 1), "unit": "ms", "better": "lower",
+            "note": f"Cancel pressed to the worker idle; target one step + 5 ms; {note}",
+        },
+        "cold_start": {
+            "value": round(statistics.median(cold), 1), "target": 1000, "unit": "ms",
+            "better": "lower",
+            "note": "process start to main window shown (torch not imported), median",
+        },
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(None), indent=2))

@@ -1,0 +1,224 @@
+"""The grid page: search, favorites filter and sort over a uniform grid of thumbnails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QListView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.library.gallery import Gallery
+from studio.library.index import GalleryRow, Order
+from studio.ui.gallery.delegate import GalleryDelegate, star_icon
+from studio.ui.gallery.model import GalleryModel
+from studio.ui.widgets import plain_label
+
+SEARCH_DELAY_MS = 150
+ORDERS: tuple[tuple[str, Order], ...] = (("Newest first", "desc"), ("Oldest first", "asc"))
+GRID_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_F)
+
+
+class GalleryGrid(QWidget):
+    """The images the filters let through, from one index query per change.
+
+    Signals:
+        rows_shown(int): the grid was filled with this many images.
+        favorite_key(): F was pressed on the grid.
+        delete_key(): Delete was pressed on the grid.
+    """
+
+    rows_shown = Signal(int)
+    favorite_key = Signal()
+    delete_key = Signal()
+
+    def __init__(
+        self, gallery: Gallery, model: GalleryModel, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("GalleryGridPage")
+        self.gallery = gallery
+        self.model = model
+        self.total = 0
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._build()
+        self.search_box.textChanged.connect(self._search_timer.start)
+        self.search_box.returnPressed.connect(self.refresh)
+        self._search_timer.timeout.connect(self.refresh)
+        self.favorites_button.toggled.connect(self.refresh)
+        self.sort_box.currentIndexChanged.connect(self.refresh)
+        self.view.installEventFilter(self)
+        self.view.viewport().installEventFilter(self)
+
+    def _build(self) -> None:
+        self.search_box = QLineEdit()
+        self.search_box.setObjectName("GallerySearch")
+        self.search_box.setPlaceholderText("Search prompts…")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setToolTip("Words of the prompt; the start of a word is enough")
+        self.favorites_button = QToolButton()
+        self.favorites_button.setObjectName("FavoritesFilter")
+        self.favorites_button.setCheckable(True)
+        self.favorites_button.setIcon(star_icon())
+        self.favorites_button.setText(" Favorites")
+        self.favorites_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.favorites_button.setToolTip("Show favorites only")
+        self.sort_box = QComboBox()
+        self.sort_box.setObjectName("GallerySort")
+        for text, _ in ORDERS:
+            self.sort_box.addItem(text)
+        self.count_label = plain_label("", "GalleryCount")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(14, 12, 14, 8)
+        bar.setSpacing(8)
+        bar.addWidget(self.search_box, 1)
+        bar.addWidget(self.favorites_button)
+        bar.addWidget(self.sort_box)
+        bar.addSpacing(6)
+        bar.addWidget(self.count_label)
+
+        self.view = QListView()
+        self.view.setObjectName("GalleryGrid")
+        self.delegate = GalleryDelegate(self.view)
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(self.delegate)
+        # list mode, wrapping left to right: a grid that lays out uniform items cheaply
+        self.view.setViewMode(QListView.ViewMode.ListMode)
+        self.view.setFlow(QListView.Flow.LeftToRight)
+        self.view.setWrapping(True)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setUniformItemSizes(True)
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(2000)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.verticalScrollBar().setSingleStep(48)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setMouseTracking(True)
+        self.view.setFrameShape(QListView.Shape.NoFrame)
+        self.view.setViewportMargins(10, 0, 4, 10)
+        self.empty_label = plain_label("", "GalleryEmpty", wrap=True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.empty_label, 1)
+
+    # -- filters -----------------------------------------------------------------------
+
+    @property
+    def order(self) -> Order:
+        return ORDERS[max(0, self.sort_box.currentIndex())][1]
+
+    def search_text(self) -> str:
+        return self.search_box.text().strip()
+
+    def filtered(self) -> bool:
+        return bool(self.search_text()) or self.favorites_button.isChecked()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Query the index once for everything the grid shows (no queries per item)."""
+        self._search_timer.stop()
+        current = self.current_path()
+        rows = self.gallery.index.rows(
+            order=self.order,
+            favorites_only=self.favorites_button.isChecked(),
+            search=self.search_text() or None,
+        )
+        self.total = self.gallery.index.count() if self.filtered() else len(rows)
+        self.model.set_rows(rows, self.order)
+        if current is not None and (at := self.model.position(current)) >= 0:
+            self.select(at)
+        self.update_count()
+        self.rows_shown.emit(len(rows))
+
+    def update_count(self) -> None:
+        shown = self.model.rowCount()
+        noun = "image" if self.total == 1 else "images"
+        if self.filtered():
+            self.count_label.setText(f"{shown:,} of {self.total:,} {noun}")
+        else:
+            self.count_label.setText(f"{shown:,} {noun}")
+        self.view.setVisible(bool(shown))
+        self.empty_label.setVisible(not shown)
+        if shown:
+            return
+        if self.search_text():
+            text = f"No image matches “{self.search_text()}”."
+        elif self.favorites_button.isChecked():
+            text = "No favorites yet.\nStar an image (F) to make it a favorite."
+        else:
+            text = f"No images yet.\nImages you generate are saved to\n{self.gallery.folder}"
+        self.empty_label.setText(text)
+
+    def show_row(self, row: GalleryRow) -> None:
+        """Show a newly indexed image where its date puts it (or re-filter when filtered)."""
+        if self.filtered():
+            self.refresh()
+            return
+        self.total += self.model.position(row.path) < 0
+        self.model.insert_row(row)
+        self.update_count()
+
+    def drop_row(self, path: Path) -> int:
+        at = self.model.remove_path(path)
+        if at >= 0:
+            self.total = max(0, self.total - 1)
+            self.update_count()
+        return at
+
+    # -- selection ---------------------------------------------------------------------
+
+    def current_path(self) -> Path | None:
+        row = self.model.row_at(self.view.currentIndex().row())
+        return row.path if row is not None else None
+
+    def select(self, position: int) -> None:
+        index = self.model.index(position)
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+
+    def _fit_columns(self) -> None:
+        """Spread the columns over the whole width, so the grid has no ragged right edge."""
+        smallest = self.delegate.smallest_cell
+        available = self.view.viewport().width()
+        columns = max(1, available // smallest.width())
+        # one pixel of slack per column: the view wraps a row that would touch the edge
+        width = max(smallest.width(), available // columns - 1)
+        if self.delegate.cell.width() != width:
+            self.delegate.cell = QSize(width, smallest.height())
+            if self.model.rowCount():
+                self.delegate.sizeHintChanged.emit(self.model.index(0))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns()
+        if watched is self.view and isinstance(event, QKeyEvent):
+            plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            if plain and event.key() in GRID_KEYS:
+                if event.type() == QEvent.Type.ShortcutOverride:
+                    event.accept()
+                    return True
+                if event.type() == QEvent.Type.KeyPress:
+                    if event.key() == Qt.Key.Key_F:
+                        self.favorite_key.emit()
+                    else:
+                        self.delete_key.emit()
+                    return True
+        return super().eventFilter(watched, event)

@@ -1,0 +1,65 @@
+"""Real galleries on disk for the gallery view tests: PNGs written by the library's save."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from studio.engine.request import GenerationRequest
+from studio.library.gallery import Gallery
+from studio.library.store import save_image
+
+PROMPTS = (
+    "a red fox in the snow",
+    "an owl at night, moonlight",
+    "a castle on a hill at golden hour",
+    "a lighthouse in the mist",
+    "a red dragon over the sea",
+)
+COLORS = ((200, 40, 40), (40, 160, 60), (40, 80, 200), (220, 200, 40), (150, 60, 170))
+
+
+def request_for(i: int) -> GenerationRequest:
+    return GenerationRequest(
+        prompt=PROMPTS[i % len(PROMPTS)],
+        negative_prompt="blurry",
+        seed=1000 + i,
+        steps=12 + i,
+        guidance=6.5,
+        width=64,
+        height=64,
+        scheduler="Euler a",
+    )
+
+
+def fill_gallery(gallery: Gallery, count: int = 5) -> list[Path]:
+    """`count` images, one minute apart (oldest first), saved and indexed by the library."""
+    start = datetime(2025, 3, 1, 10, 0, 0).astimezone()
+    paths = []
+    for i in range(count):
+        image = Image.new("RGB", (64, 64), COLORS[i % len(COLORS)])
+        path = save_image(image, request_for(i), gallery.folder, now=start + timedelta(minutes=i))
+        gallery.index.add(path)
+        paths.append(path)
+    return paths
+
+
+def use_trash_in(home: Path, monkeypatch: Any) -> Path:
+    """Point the system trash at a folder of the test; returns where trashed files go.
+
+    send2trash reads XDG_DATA_HOME when it is imported, so its module paths move too.
+    """
+    from send2trash import plat_other
+
+    data = home / ".local" / "share"
+    data.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", os.fsencode(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", os.fsencode(data / "Trash"))
+    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
+    return data / "Trash" / "files"

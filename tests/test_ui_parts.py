@@ -1,0 +1,188 @@
+"""The window's parts on their own: canvas scaling, token counts, error dialogs, cold start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QRect, QSize
+from PySide6.QtWidgets import QMessageBox
+
+from studio.engine.request import GenerationRequest
+from studio.ui.controller import Job
+from studio.ui.errors import ErrorReporter
+from studio.ui.panels import QueuePanel, ResultsStrip, RunStatus
+from studio.ui.parameters import aspect_size
+from studio.ui.preview import PreviewView, fit_rect, image_from_array
+from studio.ui.tokens import TokenCounter
+from studio.ui.worker import LatestValue
+from tests.ui_helpers import OFFSCREEN_NOISE
+
+pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_enlarging_uses_whole_number_zoom_and_shrinking_fits():
+    assert fit_rect(QSize(64, 64), QRect(0, 0, 600, 400)) == QRect(108, 8, 384, 384)  # 6x
+    assert fit_rect(QSize(64, 32), QRect(0, 0, 100, 100)) == QRect(18, 34, 64, 32)  # 1x, not 1.56x
+    shrunk = fit_rect(QSize(1024, 512), QRect(0, 0, 256, 256))
+    assert (shrunk.width(), shrunk.height()) == (256, 128)
+
+
+def test_canvas_paints_a_tiny_preview_with_sharp_pixel_edges(qtbot):
+    view = PreviewView()
+    qtbot.addWidget(view)
+    view.resize(400, 400)
+    checker = np.zeros((8, 8, 3), dtype=np.uint8)
+    checker[::2, ::2] = 255
+    checker[1::2, 1::2] = 255
+    view.show_array(checker, QSize(64, 64))
+    view.show()
+    qtbot.waitExposed(view)
+    grabbed = view.grab().toImage()
+    rect = view.image_rect()
+    zoom = rect.width() // 8
+    assert zoom >= 2 and rect.width() == 8 * zoom
+    # every painted pixel is pure black or pure white: nothing was blurred
+    values = {
+        grabbed.pixelColor(rect.left() + x, rect.top() + y).red()
+        for x in range(0, rect.width(), 3)
+        for y in range(0, rect.height(), 3)
+    }
+    assert values == {0, 255}
+    assert view.paint_count >= 1
+
+
+def test_image_from_array_copies_the_pixels():
+    array = np.zeros((4, 6, 3), dtype=np.uint8)
+    array[1, 2] = (10, 20, 30)
+    image = image_from_array(array)
+    array[1, 2] = (0, 0, 0)  # the QImage owns its own copy
+    assert (image.width(), image.height()) == (6, 4)
+    color = image.pixelColor(2, 1)
+    assert (color.red(), color.green(), color.blue()) == (10, 20, 30)
+
+
+def test_latest_value_tells_the_reader_once_and_keeps_the_newest():
+    box = LatestValue()
+    assert box.put(1) is True
+    assert box.put(2) is False  # the reader was already told
+    assert box.take() == 2
+    assert box.take() is None
+    assert box.put(3) is True
+
+
+def test_aspect_presets_keep_the_pixel_count_and_multiples_of_8():
+    assert aspect_size(64 * 64, 1, 1) == (64, 64)
+    width, height = aspect_size(512 * 512, 16, 9)
+    assert width % 8 == 0 and height % 8 == 0 and width > height
+    assert abs(width * height - 512 * 512) / (512 * 512) < 0.05
+
+
+def test_token_count_matches_the_models_own_tokenizer(tiny_sd_model):
+    from transformers import CLIPTokenizer
+
+    limit = json.loads((tiny_sd_model / "tokenizer" / "tokenizer_config.json").read_text())[
+        "model_max_length"
+    ]
+    counter = TokenCounter.for_model(tiny_sd_model, limit)
+    assert counter is not None and counter.limit == limit
+    reference = CLIPTokenizer.from_pretrained(tiny_sd_model / "tokenizer")
+    for text in ["a red circle", "  Two   spaces, CAPS & café!", "it's a dog's life", ""]:
+        assert counter.count(text) == len(reference(text).input_ids)
+
+
+def test_no_tokenizer_files_means_no_counter(tmp_path):
+    assert TokenCounter.for_model(tmp_path, 77) is None
+
+
+def test_user_text_is_shown_as_plain_text(qtbot):
+    hostile = "<b>bold</b> <img src=x> &amp;"
+    request = GenerationRequest(prompt=hostile, seed=3, steps=2, width=64, height=64)
+    queue = QueuePanel()
+    qtbot.addWidget(queue)
+    queue.show_jobs(Job(1, request), [Job(2, request)])
+    assert hostile in queue.list.item(1).text()
+    strip = ResultsStrip()
+    qtbot.addWidget(strip)
+    strip.add_result(np.zeros((64, 64, 3), np.uint8), "/tmp/<i>x</i>.png", request)
+    tooltip = strip.item(0).toolTip()
+    assert "&lt;b&gt;bold&lt;/b&gt;" in tooltip and "<b>" not in tooltip
+
+
+def test_progress_shows_step_speed_and_time_left(qtbot):
+    status = RunStatus()
+    qtbot.addWidget(status)
+    status.start(20)
+    status.step(5, 20, 2.0)  # 2.5 it/s, 15 steps left
+    assert status.state.text() == "Step 5/20"
+    assert status.stats.text() == "2.5 it/s · 0:06 left"
+    assert status.bar.value() == 5 and status.bar.maximum() == 20
+    status.step(1, 20, 4.0)
+    assert status.stats.text().startswith("4.0 s/it")
+
+
+def test_unhandled_exception_on_a_thread_is_shown_in_a_dialog(qtbot):
+    reporter = ErrorReporter()
+    reporter.install()
+    try:
+        worker = threading.Thread(target=lambda: 1 / 0, name="failing")
+        worker.start()
+        worker.join()
+        qtbot.waitUntil(lambda: len(reporter.dialogs) == 1)
+    finally:
+        reporter.uninstall()
+    box: QMessageBox = reporter.dialogs[0]
+    assert box.textFormat().name == "PlainText"
+    assert "ZeroDivisionError" in box.text()
+    assert "lambda" in box.detailedText()
+    box.close()
+    qtbot.waitUntil(lambda: not reporter.dialogs)
+
+
+def test_unhandled_exception_in_a_slot_is_shown(qtbot):
+    from PySide6.QtCore import QTimer
+
+    reporter = ErrorReporter()
+    reporter.install()
+    try:
+        def broken() -> None:
+            raise RuntimeError("a <b>broken</b> slot")
+
+        QTimer.singleShot(0, broken)
+        qtbot.waitUntil(lambda: len(reporter.dialogs) == 1)
+    finally:
+        reporter.uninstall()
+    assert "a <b>broken</b> slot" in reporter.dialogs[0].text()
+    reporter.dialogs[0].close()
+
+
+def test_window_opens_without_importing_torch(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ["STUDIO_HOME"] = sys.argv[1]
+        from studio.app import build
+        studio = build()
+        studio.window.show()
+        studio.app.processEvents()
+        heavy = sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules)
+        print("HEAVY=" + ",".join(heavy))
+        print("SHOWN=" + str(studio.window.isVisible()))
+        studio.window.close()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "home")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SHOWN=True" in done.stdout
+    assert "HEAVY=\n" in done.stdout, done.stdout

@@ -1,0 +1,53 @@
+"""Shared set-up for the main-window tests: a window on the real engine and a tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.config.paths import StudioPaths
+
+# Offscreen Qt warns once per shown window that it cannot resize native windows.
+OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
+STEP_TIMEOUT_MS = 120_000  # first runs load the pipeline; shared CPUs are slow
+
+
+def link_model(paths: StudioPaths, model: Path) -> str:
+    """Make `model` appear in the models folder; returns the id the picker uses for it."""
+    paths.models_dir.mkdir(parents=True, exist_ok=True)
+    link = paths.models_dir / model.name
+    if not link.exists():
+        link.symlink_to(model, target_is_directory=True)
+    return str(link)
+
+
+def open_window(qtbot: Any, paths: StudioPaths, engine: Any, *, persist: bool = True) -> Any:
+    """Build and show the main window, start its worker and wait until the engine is ready."""
+    from studio.app import build
+
+    studio = build(paths, persist=persist, engine_factory=lambda _registry: engine)
+    window = studio.window
+    # qtbot holds widgets weakly; a window dropped unclosed would destroy a running QThread.
+    # Keep it until qtbot's teardown closes it, which joins the worker thread.
+    keep = getattr(qtbot, "_studio_windows", [])
+    keep.append(window)
+    qtbot._studio_windows = keep
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(studio.controller.engine_ready, timeout=STEP_TIMEOUT_MS):
+        studio.controller.start()
+    return window
+
+
+def set_small_run(window: Any, model_id: str, *, prompt: str = "a red circle",
+                  steps: int = 3, seed: int | None = 7) -> None:
+    """Fill the controls for a quick run on the tiny model."""
+    panel = window.parameters
+    assert panel.select_model(model_id), f"{model_id} is not in the model picker"
+    panel.prompt.setPlainText(prompt)
+    panel.steps.setValue(steps)
+    panel.width_box.setValue(32)
+    panel.height_box.setValue(32)
+    panel.random_button.setChecked(seed is None)
+    if seed is not None:
+        panel.seed_box.setValue(seed)
