@@ -21,16 +21,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _pick_model(tmp: Path) -> tuple[str, str]:
+def _pick_model(home: Path) -> tuple[str, str]:
+    """The id of the model to run, as the model picker lists it, and its description."""
     from studio.config.paths import bundled_models_dir
 
     demo = bundled_models_dir() / "studio-shapes"
     if (demo / "model_index.json").is_file():
-        return str(demo), "bundled demo model"
+        return "studio-shapes", "bundled demo model"
     sys.path.insert(0, str(ROOT))
     from tests.tiny_models import build_tiny_sd
 
-    return str(build_tiny_sd(tmp / "tiny-sd")), "tiny random-weight SD model"
+    folder = build_tiny_sd(home / "models" / "tiny-sd")
+    return str(folder), "tiny random-weight SD model at 64x64"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -59,12 +61,11 @@ class _Session:
         self.controller.start()
         self.wait_for(self.controller.engine_ready, 300)
         panel = self.window.parameters
-        panel.model_box.addItem(Path(model).name)  # a model outside the models folder
-        from studio.engine.models import describe
-
-        entry = describe(Path(model))
-        panel._entries.append(entry)
-        panel.model_box.setCurrentIndex(panel.model_box.count() - 1)
+        if not panel.select_model(model):
+            raise RuntimeError(f"{model} is not in the model picker")
+        if not panel.current_model().defaults:  # a bare test model: use the demo's size
+            panel.width_box.setValue(64)
+            panel.height_box.setValue(64)
         panel.prompt.setPlainText("a red circle on a blue background")
         panel.random_button.setChecked(False)
         panel.seed_box.setValue(1)
@@ -149,6 +150,7 @@ def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
 
 def _measure_cancel(session: _Session, steps: int) -> float:
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
 
     session.set_steps(steps)
     stamp: dict[str, float] = {}
@@ -166,7 +168,7 @@ def _measure_cancel(session: _Session, steps: int) -> float:
     session.controller.busy_changed.connect(on_busy)
     QTimer.singleShot(0, session.window.generate)
     session.wait_for(session.controller.cancelled, 600)
-    session.app_process_events()
+    QApplication.processEvents()
     session.controller.step.disconnect(on_step)
     session.controller.busy_changed.disconnect(on_busy)
     return (stamp.get("idle", float("nan")) - stamp["cancel"]) * 1000
@@ -177,6 +179,8 @@ def _cold_start_ms(home: Path, repeats: int) -> list[float]:
         """
         import os, sys, time
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from studio.cli import build_parser  # the `studio` command's own path to the window
+        build_parser().parse_args([])
         from studio.app import build
         studio = build(persist=False)
         studio.window.show()
@@ -207,9 +211,8 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="studio-bench-ui-") as tmp:
         home = Path(tmp) / "home"
         cold = _cold_start_ms(home, 2 if quick else 5)
-        model, model_name = _pick_model(Path(tmp))
+        model, model_name = _pick_model(home)
         session = _Session(home, model)
-        session.app_process_events = QApplication.processEvents  # type: ignore[attr-defined]
         _measure_run(session, 2)  # load the model and fit its preview decoder: not timed
         runs = [_measure_run(session, 12 if quick else 25) for _ in range(1 if quick else 3)]
         cancels = [_measure_cancel(session, 200) for _ in range(1 if quick else 3)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -186,3 +187,40 @@ def test_window_opens_without_importing_torch(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "SHOWN=True" in done.stdout
     assert "HEAVY=\n" in done.stdout, done.stdout
+
+
+def test_the_dangling_thread_fixture_fails_a_test_that_leaves_a_thread_running(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "test_inner.py").write_text(
+        textwrap.dedent(
+            """
+            from PySide6.QtCore import QThread
+
+            KEEP = []
+
+            def test_joins_its_thread(qtbot):
+                thread = QThread()
+                thread.start()
+                thread.quit()
+                thread.wait()
+
+            def test_leaves_its_thread_running(qtbot):
+                thread = QThread()
+                KEEP.append(thread)
+                thread.start()
+            """
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode != 0, done.stdout
+    # both tests pass; the one that leaves its thread running errors in teardown
+    assert "2 passed, 1 error" in done.stdout, done.stdout
+    assert "left a QThread running" in done.stdout
+    assert "test_leaves_its_thread_running" in done.stdout

@@ -34,6 +34,7 @@ _WEIGHT_NAMES = (
     "model.fp16.safetensors",
 )
 _PICKLE_NAMES = ("diffusion_pytorch_model.bin", "pytorch_model.bin")
+_NEVER_LOADED = {"safety_checker", "feature_extractor"}
 _CONFIG_ONLY = {"scheduler", "tokenizer", "tokenizer_2", "tokenizer_3", "feature_extractor"}
 
 
@@ -66,6 +67,8 @@ def check_model_folder(folder: Path) -> dict[str, Any]:
     for name, spec in index.items():
         if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
             continue
+        if name in _NEVER_LOADED and not (folder / name).is_dir():
+            continue  # Studio passes None for these, so downloads skip them
         _check_component(folder, name)
     return index
 
@@ -200,6 +203,8 @@ def _load_folder(folder: Path, dtype: Any) -> Any:
     index = check_model_folder(folder)
     import diffusers
 
+    from studio.engine.model_files import weights_variant
+
     cls = getattr(diffusers, index["_class_name"])
     kwargs: dict[str, Any] = {
         "dtype": dtype,
@@ -208,6 +213,9 @@ def _load_folder(folder: Path, dtype: Any) -> Any:
     }
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    variant = weights_variant(folder)
+    if variant:
+        kwargs["variant"] = variant  # diffusers loads fp16-only folders only when told
     try:
         pipe = cls.from_pretrained(str(folder), **kwargs)
     except ModelError:

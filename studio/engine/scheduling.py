@@ -15,6 +15,10 @@ def build_scheduler(name: str, config: Any) -> Any:
     """
     import diffusers
 
+    if str(config.get("_class_name", "")).startswith("FlowMatch"):
+        from studio.engine.families import flow_matching_scheduler
+
+        return flow_matching_scheduler(config)  # flow-matching models need their own sampler
     s = spec(name)
     cls = getattr(diffusers, s.diffusers_class)
     return cls.from_config(config, **s.options)

@@ -143,7 +143,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.engine_label)
         self.statusBar().setSizeGripEnabled(False)
 
-    def _action(self, text: str, slot: Callable[[], object], *keys: QKeySequence | str) -> QAction:
+    def _action(
+        self, text: str, slot: Callable[[], object], *keys: QKeySequence | QKeySequence.StandardKey | str
+    ) -> QAction:
         action = QAction(text, self)
         if keys:
             action.setShortcuts([QKeySequence(k) for k in keys])

@@ -148,7 +148,10 @@ class ResultsStrip(QListWidget):
 
     def request_at(self, row: int) -> GenerationRequest | None:
         item = self.item(row)
-        return None if item is None else item.data(REQUEST_ROLE)
+        if item is None:
+            return None
+        request: GenerationRequest = item.data(REQUEST_ROLE)
+        return request
 
     @Slot(QListWidgetItem)
     def _on_double_clicked(self, item: QListWidgetItem) -> None:
