@@ -106,47 +106,33 @@ def _time(fn: Any, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _step_seconds(pipe: Any, kwargs: dict[str, Any]) -> tuple[float, Any]:
-    """Median step time of a bare run (callback timestamps only), and the last x0 latents."""
-    import torch
-
-    from studio.engine.previews.x0 import X0Capture
-
-    capture = X0Capture(pipe.scheduler)
-    stamps: list[float] = []
-    x0: list[Any] = []
-
-    def on_step(_p: Any, _i: int, _t: Any, _d: dict[str, Any]) -> dict[str, Any]:
-        stamps.append(time.perf_counter())
-        x0.append(capture.take())
-        return {}
-
-    pipe(**kwargs, generator=torch.Generator().manual_seed(1), callback_on_step_end=on_step,
-         output_type="latent")
-    del pipe.scheduler.step  # drop the capture wrapper again
-    return statistics.median(b - a for a, b in itertools.pairwise(stamps)), x0[-1]
-
-
-def _decoder_costs(pipe: Any, family: str, latents: Any, repeats: int) -> dict[str, float]:
+def _decoder_costs(pipe: Any, family: str, shape: tuple[int, ...], repeats: int) -> dict[str, float]:
+    """Median seconds per preview of each decoder on latents of `shape` (values do not matter)."""
     import torch
     from diffusers import AutoencoderTiny
 
     from studio.engine.previews.decoders import FullDecoder, TinyDecoder
     from studio.engine.previews.linear import fit_linear, known_decoder
 
-    linear = known_decoder(family, latents.shape[1]) or fit_linear(pipe.vae)
     torch.manual_seed(0)
-    tiny = TinyDecoder(AutoencoderTiny(latent_channels=latents.shape[1]).eval())  # TAESD's size
+    latents = torch.randn(shape)
+    linear = known_decoder(family, shape[0]) or fit_linear(pipe.vae)
+    tiny = TinyDecoder(AutoencoderTiny(latent_channels=shape[0]).eval())  # TAESD's size
     decoders = {"linear": linear, "tiny": tiny, "full": FullDecoder(pipe.vae)}
     out = {}
     for name, decoder in decoders.items():
-        decoder.decode(latents[0])  # first-use costs
-        out[name] = _time(lambda d=decoder: d.decode(latents[0]), repeats if name != "full" else 2)
+        runs = {"linear": 5 * repeats, "tiny": repeats, "full": 1}[name]
+        if name != "full":
+            decoder.decode(latents)  # first-use costs
+        out[name] = _time(lambda d=decoder: d.decode(latents), runs)
     return out
 
 
-def _overhead(pipe: Any, engine: Any, folder: Path, request: Any, pairs: int) -> float:
-    """% slower: the engine (previews on) against bare pipe(...), interleaved, medians."""
+def _overhead(
+    pipe: Any, engine: Any, folder: Path, request: Any, pairs: int
+) -> tuple[float, float]:
+    """(% slower, median step seconds): the engine with previews on against bare pipe(...),
+    interleaved bare-app, app-bare, ... so drift on a busy machine falls on both sides."""
     import torch
 
     from studio.engine.scheduling import build_scheduler
@@ -156,27 +142,40 @@ def _overhead(pipe: Any, engine: Any, folder: Path, request: Any, pairs: int) ->
         prompt=request.prompt, num_inference_steps=request.steps, guidance_scale=request.guidance,
         width=request.width, height=request.height, output_type="pil",
     )
-    bare, app = [], []
-    for _ in range(pairs):
+    times: dict[str, list[float]] = {"bare": [], "app": []}
+    steps: list[float] = []
+
+    def bare() -> None:
         pipe.scheduler = build_scheduler(request.scheduler, base)
-        started = time.perf_counter()
         pipe(**bare_kwargs, generator=[torch.Generator("cpu").manual_seed(request.seed)])
-        bare.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        outcome = engine.generate(request.replace(model=str(folder)), lambda _e: None)
-        app.append(time.perf_counter() - started)
+
+    def app() -> None:
+        events: list[Any] = []
+        outcome = engine.generate(request.replace(model=str(folder)), events.append)
         assert outcome.kind == "finished", outcome
+        done = [e for e in events if e.kind == "step"]
+        steps.extend(b.elapsed - a.elapsed - b.preview_seconds for a, b in itertools.pairwise(done))
+
+    for i in range(pairs):
+        order = (("bare", bare), ("app", app)) if i % 2 == 0 else (("app", app), ("bare", bare))
+        for name, fn in order:
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
     pipe.scheduler = build_scheduler(request.scheduler, base)
-    return (statistics.median(app) / statistics.median(bare) - 1) * 100
+    ratio = statistics.median(times["app"]) / statistics.median(times["bare"]) - 1
+    return ratio * 100, statistics.median(steps)
 
 
 def _measure(label: str, pipe: Any, family: str, folder: Path, engine: Any, request: Any,
              repeats: int, pairs: int) -> dict[str, dict[str, Any]]:
-    kwargs = dict(prompt=request.prompt, num_inference_steps=request.steps,
-                  guidance_scale=request.guidance, width=request.width, height=request.height)
-    engine.generate(request.replace(model=str(folder), steps=2), lambda _e: None)  # warm, fits
-    step, x0 = _step_seconds(pipe, kwargs)
-    costs = _decoder_costs(pipe, family, x0, repeats)
+    small = request.replace(model=str(folder), steps=1, width=64, height=64)
+    engine.generate(small, lambda _e: None)  # first-use costs and the linear fit, if any
+    overhead, step = _overhead(pipe, engine, folder, request, pairs)
+    factor = int(getattr(pipe, "vae_scale_factor", 8))
+    channels = int(pipe.vae.config.latent_channels)
+    shape = (channels, request.height // factor, request.width // factor)
+    costs = _decoder_costs(pipe, family, shape, repeats)
     size = f"{request.width}x{request.height}"
     figures = {
         f"{label} {name} preview cost": _figure(
@@ -186,9 +185,9 @@ def _measure(label: str, pipe: Any, family: str, folder: Path, engine: Any, requ
         for name, cost in costs.items()
     }
     figures[f"{label} app overhead vs bare diffusers"] = _figure(
-        _overhead(pipe, engine, folder, request, pairs), 2.0,
+        overhead, 2.0,
         note=f"{request.steps} steps, {size}, previews every step (auto), medians of {pairs} "
-             "interleaved runs",
+             "interleaved runs each",
     )
     return figures
 
@@ -219,17 +218,17 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
             request = GenerationRequest(prompt="a red circle on a blue background", steps=10,
                                         width=64, height=64, seed=3, guidance=4.0)
             figures.update(_measure("demo", pipe, entry.family, entry.path, engine, request,
-                                    5 if quick else 15, 3 if quick else 7))
+                                    5 if quick else 10, 4 if quick else 8))
         else:
             figures["demo app overhead vs bare diffusers"] = _figure(
                 None, 2.0, note="the bundled demo model is not installed")
         pipe = _sd15_pipe()
         folder = _config_folder(pipe, root / "sd15-architecture")
         engine = _engine_with(pipe, folder, root)
-        request = GenerationRequest(prompt="a lighthouse at dusk", steps=3, width=256, height=256,
+        request = GenerationRequest(prompt="a lighthouse at dusk", steps=2, width=256, height=256,
                                     seed=3, guidance=7.0)
         figures.update(_measure("SD 1.5", pipe, "SD 1.x", folder, engine, request,
-                                3 if quick else 5, 2 if quick else 3))
+                                2 if quick else 3, 2 if quick else 4))
     return figures
 
 

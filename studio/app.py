@@ -45,6 +45,7 @@ class Studio:
     window: Any  # MainWindow
     controller: Any  # GenerationController
     settings: Settings
+    paths: StudioPaths
 
 
 def build(
@@ -80,7 +81,25 @@ def build(
     window = MainWindow(controller, registry, paths, settings, saver)
     if loaded.notes:
         window.statusBar().showMessage(loaded.notes[0], 10000)
-    return Studio(app, window, controller, settings)
+    return Studio(app, window, controller, settings, paths)
+
+
+def install_gallery(studio: Studio) -> Any:
+    """Add the gallery tab; called once the window shows, since opening the index costs time.
+    A gallery that cannot open is reported in the window; generating still works."""
+    from studio.library.gallery import Gallery
+    from studio.ui.gallery import install_gallery as install
+
+    folder = Path(studio.settings.gallery_dir) if studio.settings.gallery_dir else studio.paths.gallery_dir
+    try:
+        gallery = Gallery(folder, studio.paths.index_file, studio.paths.thumbnail_dir)
+        panel = install(studio.window, gallery)
+    except Exception as error:
+        log.exception("The gallery could not open")
+        studio.window.show_error(f"The gallery could not open: {error}")
+        return None
+    studio.app.aboutToQuit.connect(gallery.close)
+    return panel
 
 
 def _save(path: Path, settings: Settings) -> None:
@@ -93,12 +112,15 @@ def run_app(paths: StudioPaths | None = None) -> int:
 
     from studio.ui.errors import ErrorReporter
 
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     studio = build(paths)
     reporter = ErrorReporter(studio.window)
     reporter.install()
     studio.window.show()
-    # the worker thread (and torch) starts once the window is on screen
+    # the worker thread (and torch) starts once the window is on screen, then the gallery opens
     QTimer.singleShot(0, studio.controller.start)
+    QTimer.singleShot(0, partial(install_gallery, studio))
     try:
         return int(studio.app.exec())
     finally:
@@ -169,6 +191,8 @@ def screenshot(
         window.close()
         return 2
     controller.start()
+    install_gallery(studio)
+    window.tabs.setCurrentIndex(0)
     QTimer.singleShot(0, window.generate)
     QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, timed_out)
     studio.app.exec()

@@ -105,9 +105,7 @@ def test_caption_words_are_single_tokens(tok) -> None:  # type: ignore[no-untype
     ["A RED Star!!", "a zebra 🦓 on the moon, please", "wörld ½ ⁂", "", "   ", "red " * 200],
 )
 def test_tokenizer_never_fails(tok, text: str) -> None:  # type: ignore[no-untyped-def]
-    ids = tok(
-        text, padding="max_length", truncation=True, max_length=tok.model_max_length
-    ).input_ids
+    ids = tok(text, padding="max_length", truncation=True, max_length=tok.model_max_length).input_ids
     assert len(ids) == configs.MAX_TOKENS
     assert all(0 <= i < len(tok) for i in ids)
 
@@ -126,3 +124,16 @@ def test_saved_tokenizer_has_vocab_and_merges(tok, tmp_path: Path) -> None:  # t
     text = "a small white circle at the left on a black background"
     assert again(text).input_ids == tok(text).input_ids
     assert again.model_max_length == configs.MAX_TOKENS
+
+
+def test_shape_reader_survives_soft_edges() -> None:
+    # Decoded pictures have soft edges; the reader must not depend on crisp ones.
+    from PIL import ImageFilter
+
+    rng = random.Random(12)
+    n, ok = 200, 0
+    for i in range(n):
+        s = shapes.draw(shapes.random_labels(rng, tuple(shapes.all_combos())), i)
+        r = classify.read(np.asarray(s.image.filter(ImageFilter.GaussianBlur(1.5))))
+        ok += (r.shape, r.color, r.background) == (s.labels.shape, s.labels.color, s.labels.background)
+    assert ok / n >= 0.95

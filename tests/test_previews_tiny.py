@@ -86,6 +86,20 @@ def test_tiny_folder_inside_the_model_is_found(model_with_tiny: Any, tmp_path: P
     assert find_tiny_folder(tmp_path, folder / "taesd") == folder / "taesd"  # the user's choice
 
 
+def test_asking_for_a_missing_tiny_decoder_says_why(tiny_sd_model: Path, tmp_path: Path) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    from studio.engine.previews.previewer import PreviewSettings, make_previewer
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(tiny_sd_model), safety_checker=None)
+    settings = PreviewSettings(decoder="tiny", cache_dir=tmp_path)
+    previewer = make_previewer("other", pipe, settings, model_path=tiny_sd_model)
+    assert "tiny" not in previewer.decoders and "linear decoder" in previewer.note
+    latents = torch.zeros(1, 4, 8, 8)
+    assert previewer.preview(latents).shape == (8, 8, 3)
+    assert previewer.last_decoder == "linear"
+
+
 def test_tiny_previews_are_full_size_and_close_to_the_vae(
     model_with_tiny: Any, tmp_path: Path
 ) -> None:

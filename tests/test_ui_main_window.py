@@ -9,6 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.config.paths import StudioPaths
+from studio.engine.engine import Engine
+from studio.engine.models import ModelRegistry
 from tests.ui_helpers import (
     OFFSCREEN_NOISE,
     STEP_TIMEOUT_MS,
@@ -144,6 +146,12 @@ def test_queue_two_requests_and_remove_a_third(qtbot, paths, tiny_sd_model, shar
     assert done == ["first", "second"]
     assert window.results.count() == 2
     assert window.queue_panel.list.count() == 0
+    # choosing the older result shows it again, read back from its file
+    newest = window.view.pixmap().toImage()
+    window.results.setCurrentRow(1)
+    older = window.view.pixmap().toImage()
+    assert (older.width(), older.height()) == (32, 32)
+    assert older != newest
 
 
 def test_failed_run_shows_the_message_and_the_app_keeps_working(
@@ -227,3 +235,52 @@ def test_parameters_and_geometry_survive_a_restart(qtbot, paths, tiny_sd_model, 
     assert (request.width, request.height) == (32, 32)
     assert request.scheduler == "DDIM" and request.batch == 2
     assert (again.width(), again.height()) == (790, 540)
+
+
+class _ExplodingEngine(Engine):
+    """A real engine whose run raises: a bug in the engine must still end as a failed run."""
+
+    def generate(self, request, on_event, cancel=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the <i>device</i> caught fire")
+
+
+def test_an_engine_that_raises_ends_as_a_failed_run(qtbot, paths, tiny_sd_model):
+    model_id = link_model(paths, tiny_sd_model)
+    window = open_window(qtbot, paths, _ExplodingEngine(ModelRegistry(paths)))
+    set_small_run(window, model_id, steps=2)
+    c = window.controller
+    failures: list = []
+    c.failed.connect(lambda request, message, details: failures.append(message))
+    for _ in range(2):  # and the next request is handled the same way
+        with qtbot.waitSignals(
+            [c.failed, c.busy_changed],
+            order="simple",  # busy_changed(True) comes first, from generate() itself
+            check_params_cbs=[None, lambda busy: busy is False],
+            timeout=STEP_TIMEOUT_MS,
+        ):
+            window.generate()
+        assert "the <i>device</i> caught fire" in failures[-1]
+        assert window.error_banner.text() == "RuntimeError: the <i>device</i> caught fire"
+        assert window.error_banner.isVisible()
+    assert not c.busy
+
+
+def test_an_engine_that_cannot_start_is_reported(qtbot, paths, tiny_sd_model):
+    from studio.app import build
+
+    def no_engine(_registry: ModelRegistry) -> Engine:
+        raise OSError("no usable device")
+
+    link_model(paths, tiny_sd_model)
+    studio = build(paths, persist=False, engine_factory=no_engine)
+    window = studio.window
+    qtbot._studio_windows = [window]  # closed, and its thread joined, by qtbot's teardown
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(studio.controller.engine_failed, timeout=STEP_TIMEOUT_MS):
+        studio.controller.start()
+    assert "no usable device" in window.error_banner.text()
+    assert window.engine_label.text() == "Engine not available"
+    with qtbot.waitSignal(studio.controller.failed, timeout=STEP_TIMEOUT_MS) as blocker:
+        window.generate()
+    assert "no usable device" in blocker.args[1]

@@ -224,3 +224,20 @@ def test_the_dangling_thread_fixture_fails_a_test_that_leaves_a_thread_running(t
     assert "2 passed, 1 error" in done.stdout, done.stdout
     assert "left a QThread running" in done.stdout
     assert "test_leaves_its_thread_running" in done.stdout
+
+
+def test_token_counter_shows_the_count_and_warns_past_the_limit(qtbot, tiny_sd_model, tmp_path):
+    from studio.engine.models import describe
+    from studio.ui.parameters import ParametersPanel
+
+    panel = ParametersPanel(tmp_path / "models")
+    qtbot.addWidget(panel)
+    panel.set_models([describe(tiny_sd_model)])  # its tokenizer reads 32 tokens, 30 of them the prompt's
+    qtbot.waitUntil(lambda: panel.token_label.text() != "")
+    panel.prompt.setPlainText("a red circle")  # this test vocabulary has one token per letter
+    assert panel.token_label.text() == "10 / 30 tokens"
+    assert not panel.token_label.property("over")
+    panel.prompt.setPlainText("x" * 40)
+    assert panel.token_label.text() == "40 / 30 tokens"
+    assert panel.token_label.property("over") is True
+    assert "ignored" in panel.token_label.toolTip()

@@ -124,7 +124,7 @@ class Trainer:
         self.opt.step()
         self.step += 1
         self._ema()
-        return float(loss)
+        return float(loss.detach())
 
     @torch.no_grad()
     def _ema(self) -> None:

@@ -124,6 +124,7 @@ class Engine:
     def _run(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
         import torch
 
+        from studio.engine.families import unpack_latents
         from studio.engine.previews.x0 import X0Capture
         from studio.engine.scheduling import build_scheduler
 
@@ -145,7 +146,7 @@ class Engine:
             t0 = time.perf_counter()
             preview = None
             if x0 is not None and previewer.wants(i + 1, total):
-                preview = previewer.preview(x0)
+                preview = previewer.preview(unpack_latents(pipe_, x0, request.height, request.width))
                 film.append(preview)
             elif film:
                 film.append(film[-1])  # one film frame per step: a skipped step repeats the last

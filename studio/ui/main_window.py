@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         c.preview.connect(self._on_preview)
         c.finished.connect(self._on_finished)
         c.image_saved.connect(self.image_saved)
-        c.save_failed.connect(self._show_error)
+        c.save_failed.connect(self.show_error)
         c.cancelled.connect(self._on_cancelled)
         c.failed.connect(self._on_failed)
         self.generate_button.clicked.connect(self.generate)
@@ -253,11 +253,14 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_engine_ready(self, device: str) -> None:
         self.engine_label.setText(f"Engine ready · {device}")
+        if not self.controller.busy:
+            self.run_status.set_state("Ready")
 
     @Slot(str, str)
     def _on_engine_failed(self, message: str, details: str) -> None:
         self.engine_label.setText("Engine not available")
-        self._show_error(message)
+        self.run_status.set_state("Cannot generate: the engine did not start")
+        self.show_error(message)
 
     @Slot()
     def _on_queue_changed(self) -> None:
@@ -308,14 +311,21 @@ class MainWindow(QMainWindow):
     @Slot(object, str, str)
     def _on_failed(self, request: GenerationRequest, message: str, details: str) -> None:
         self.run_status.done("Failed")
-        self._show_error(message, details)
+        self.show_error(message, details)
 
     @Slot(object, str)
-    def _on_result_chosen(self, image: np.ndarray, path: str) -> None:
+    def _on_result_chosen(self, image: np.ndarray | None, path: str) -> None:
         if image is not None:
             self.view.show_array(image)
+            return
+        pixmap = QPixmap(path)
+        if pixmap.isNull():
+            self.statusBar().showMessage(f"Could not read {path}: the file is gone or damaged.", 8000)
+            return
+        self.view.show_pixmap(pixmap)
 
-    def _show_error(self, message: str, details: str = "") -> None:
+    def show_error(self, message: str, details: str = "") -> None:
+        """Show a message a person can act on above the canvas (plain text)."""
         self.error_banner.setText(message)
         self.error_banner.setToolTip("")
         self.error_banner.show()
@@ -330,7 +340,7 @@ class MainWindow(QMainWindow):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            self._show_error(f"Could not create {folder}: {error}")
+            self.show_error(f"Could not create {folder}: {error}")
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 

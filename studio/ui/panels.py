@@ -59,7 +59,7 @@ class RunStatus(QWidget):
         self.bar.setFixedHeight(6)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
-        self.state = plain_label("Starting…", "StatsLabel")
+        self.state = plain_label("Loading the engine…", "StatsLabel")
         self.stats = plain_label("", "StatsLabel")
         self.stats.setAlignment(Qt.AlignmentFlag.AlignRight)
         top = QHBoxLayout()
@@ -101,7 +101,8 @@ class ResultsStrip(QListWidget):
     """The images made since the app started, newest first.
 
     Signals:
-        chosen(object, str): an image array and its saved path ("" if unsaved) to show.
+        chosen(object, str): an image to show: its array when it was not saved (else None),
+            and its saved path ("" if unsaved).
         reuse_requested(object): put this GenerationRequest back into the controls.
     """
 
@@ -138,7 +139,8 @@ class ResultsStrip(QListWidget):
         item = QListWidgetItem(QIcon(thumb), "")
         item.setData(REQUEST_ROLE, request)
         item.setData(PATH_ROLE, path)
-        item.setData(ARRAY_ROLE, array)
+        # saved images are read back from their file when chosen; only unsaved ones stay in memory
+        item.setData(ARRAY_ROLE, None if path else array)
         where = path or "not saved"
         item.setToolTip(plain_tooltip(f"{describe_request(request)}\n{where}"))
         self.insertItem(0, item)

@@ -428,14 +428,15 @@ class ParametersPanel(QWidget):
         if self._counter is None:
             self.token_label.setText("")
             return
-        count = self._counter.count(self.prompt.toPlainText())
-        limit = self._counter.limit
+        # shown as artists know it from other tools: without the start and end tokens
+        count = self._counter.count(self.prompt.toPlainText()) - 2
+        limit = self._counter.limit - 2 if self._counter.limit else None
         over = limit is not None and count > limit
         self.token_label.setText(f"{count} / {limit} tokens" if limit else f"{count} tokens")
         self.token_label.setToolTip(
             f"The text encoder reads {limit} tokens; the rest of the prompt is ignored."
             if over
-            else "Tokens the text encoder will read, counting its start and end tokens."
+            else "Tokens of the prompt that the text encoder reads."
         )
         if self.token_label.property("over") != over:
             self.token_label.setProperty("over", over)

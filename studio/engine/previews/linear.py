@@ -48,19 +48,23 @@ class LinearDecoder:
     _on_device: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def render(self, latents: Any) -> Any:
-        """HxWx3 uint8 tensor on the latent's device, from one CxHxW latent."""
+        """HxWx3 uint8 tensor on the latent's device, from one CxHxW latent.
+
+        One fused multiply-add, with the [-1, 1] -> [0, 255] scaling folded into M and b.
+        """
         import torch
 
         key = (str(latents.device), str(latents.dtype))
         if key not in self._on_device:
             self._on_device[key] = (
-                torch.as_tensor(self.matrix, dtype=latents.dtype, device=latents.device),
-                torch.as_tensor(self.bias, dtype=latents.dtype, device=latents.device),
+                torch.as_tensor(self.matrix * 127.5, dtype=latents.dtype, device=latents.device),
+                torch.as_tensor((self.bias + 1) * 127.5, dtype=latents.dtype, device=latents.device),
             )
         m, b = self._on_device[key]
+        channels, height, width = latents.shape
         with torch.no_grad():
-            rgb = torch.einsum("chw,ck->hwk", latents, m) + b
-            return ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+            rgb = torch.addmm(b, latents.reshape(channels, -1).t(), m)  # (H*W) x 3
+            return rgb.clamp_(0, 255).to(torch.uint8).reshape(height, width, 3)
 
     def decode(self, latents: Any) -> np.ndarray:
         """HxWx3 uint8 numpy image from one CxHxW latent."""

@@ -35,9 +35,12 @@ class Previewer:
     cost spent in between, so no change to the denoising loop is needed.
     """
 
-    def __init__(self, decoders: dict[str, Any], settings: PreviewSettings) -> None:
+    def __init__(
+        self, decoders: dict[str, Any], settings: PreviewSettings, note: str = ""
+    ) -> None:
         self.decoders = decoders
         self.settings = settings
+        self.note = note  # why the chosen decoder is not used, in words; "" when it is
         self.auto_every = 1
         self.last_decoder = ""
         self.ratios: dict[tuple[str, tuple[int, ...]], float] = {}  # (decoder, shape) -> cost/step
@@ -160,4 +163,10 @@ def make_previewer(
             decoders["tiny"] = TinyDecoder.load(folder, param.device, param.dtype)
     if settings.decoder in ("full", "vae"):
         decoders["full"] = FullDecoder(pipe.vae)
-    return Previewer(decoders, settings)
+    note = ""
+    if settings.decoder == "tiny" and "tiny" not in decoders:
+        note = (
+            "No tiny autoencoder was found (a taesd folder inside the model folder, or the "
+            "folder set for previews), so previews use the linear decoder."
+        )
+    return Previewer(decoders, settings, note)

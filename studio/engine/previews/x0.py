@@ -6,12 +6,15 @@ Every scheduler Studio offers computes x0 from its own alphas or sigmas inside `
 - LCM returns `denoised` (the consistency model's boundary-conditioned x0);
 - DPM++ (algorithm "dpmsolver++") and UniPC (predict_x0) keep x0 as their latest converted
   model output, `model_outputs[-1]`. Their noise-predicting variants keep epsilon there, which
-  is converted here with the same alpha_t, sigma_t the scheduler used.
+  is converted here with the same alpha_t, sigma_t the scheduler used;
+- flow-matching Euler (SD3, Flux) reports none: x0 = x_t - sigma_t * v, with its own sigmas.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from studio.engine.families import flow_matching_x0, is_flow_matching
 
 _X0_ALGORITHMS = ("dpmsolver++", "sde-dpmsolver++")
 
@@ -22,11 +25,17 @@ class X0Capture:
     def __init__(self, scheduler: Any) -> None:
         self.latest: Any = None
         original = scheduler.step
+        flow = is_flow_matching(scheduler)
 
         def step(*args: Any, return_dict: bool = True, **kwargs: Any) -> Any:
             out = original(*args, return_dict=True, **kwargs)
             sample = args[2] if len(args) > 2 else kwargs.get("sample")
-            self.latest = x0_of(scheduler, out, sample)
+            if flow:
+                output = args[0] if args else kwargs.get("model_output")
+                index = int(scheduler.step_index) - 1
+                self.latest = flow_matching_x0(scheduler, output, sample, index)
+            else:
+                self.latest = x0_of(scheduler, out, sample)
             return out if return_dict else out.to_tuple()
 
         scheduler.step = step
