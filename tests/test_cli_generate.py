@@ -102,3 +102,13 @@ def test_no_subcommand_help(tmp_path: Path) -> None:
     result = _studio("--help", home=tmp_path)
     assert result.returncode == 0
     assert "generate" in result.stdout
+
+
+def test_generated_png_keeps_its_film_for_studio_film(tiny_sd_model: Path, tmp_path: Path) -> None:
+    result = _generate(tiny_sd_model, tmp_path / "out", tmp_path / "home", "--steps", "5")
+    assert result.returncode == 0, result.stderr
+    film = tmp_path / "film.webp"
+    exported = _studio("film", result.stdout.strip(), str(film), home=tmp_path / "home")
+    assert exported.returncode == 0, exported.stderr
+    with Image.open(film) as animation:
+        assert animation.n_frames == 5

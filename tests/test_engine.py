@@ -13,6 +13,7 @@ from studio.engine.errors import ModelError
 from studio.engine.events import Cancelled, Event, Failed, Finished, Started, Step
 from studio.engine.loading import check_model_folder
 from studio.engine.models import ModelRegistry
+from studio.engine.previews.previewer import PreviewSettings
 from studio.engine.request import GenerationRequest, InvalidRequest
 from studio.engine.schedulers import SCHEDULER_NAMES
 
@@ -20,7 +21,9 @@ from studio.engine.schedulers import SCHEDULER_NAMES
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     paths = StudioPaths.under(tmp_path_factory.mktemp("studio"))
-    return Engine(ModelRegistry(paths), device="cpu")
+    # "auto" may skip previews when a tiny step is fast on a busy machine; these tests want every one.
+    settings = PreviewSettings(decoder="linear", cache_dir=paths.cache_dir)
+    return Engine(ModelRegistry(paths), device="cpu", previews=settings)
 
 
 def _request(model: Path, **changes: object) -> GenerationRequest:

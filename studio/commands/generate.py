@@ -97,7 +97,10 @@ def _generate(
                 if bar is not None:
                     bar.close()
 
-    engine = Engine(ModelRegistry(paths), device=device)
+    from studio.engine.previews.previewer import PreviewSettings
+    from studio.library.film import film_chunk
+
+    engine = Engine(ModelRegistry(paths), device=device, previews=PreviewSettings(cache_dir=paths.cache_dir))
     outcome = engine.generate(request, on_event)
     if isinstance(outcome, Failed):
         print(f"studio generate: {outcome.message}", file=sys.stderr)
@@ -105,9 +108,12 @@ def _generate(
     if not isinstance(outcome, Finished):
         print("studio generate: cancelled", file=sys.stderr)
         return 1
-    for image, image_request in zip(outcome.images, outcome.request.per_image(), strict=True):
+    per_image = zip(outcome.images, outcome.request.per_image(), strict=True)
+    for number, (image, image_request) in enumerate(per_image):
+        # The film follows the first image of a batch: its previews are the ones decoded.
+        chunks = film_chunk(outcome.film) if number == 0 and outcome.film else None
         try:
-            path = _save(image, image_request, out, dated=out_is_gallery)
+            path = _save(image, image_request, out, dated=out_is_gallery, chunks=chunks)
         except SaveError as error:
             print(f"studio generate: {error}", file=sys.stderr)
             return 1
@@ -115,7 +121,7 @@ def _generate(
     return 0
 
 
-def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool) -> Path:
+def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool, chunks: Any) -> Path:
     """Into the gallery's dated folders, or straight into the folder the user named."""
     from datetime import datetime
 
@@ -123,9 +129,9 @@ def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool) -> 
     from studio.library.store import encode_png, file_name, save_image
 
     if dated:
-        return save_image(image, request, out)
+        return save_image(image, request, out, extra_chunks=chunks)
     moment = datetime.now().astimezone()
-    data = encode_png(image, request, created=moment.timestamp())
+    data = encode_png(image, request, created=moment.timestamp(), extra_chunks=chunks)
     return write_atomic(out / file_name(request, moment), data, replace=False)
 
 

@@ -20,5 +20,8 @@ def build_scheduler(name: str, config: Any) -> Any:
 
         return flow_matching_scheduler(config)  # flow-matching models need their own sampler
     s = spec(name)
+    options = dict(s.options)
+    if "clip_sample" not in config:
+        options["clip_sample"] = False  # DDIM's default clamps latents to +-1 and ruins images
     cls = getattr(diffusers, s.diffusers_class)
-    return cls.from_config(config, **s.options)
+    return cls.from_config(config, **options)
