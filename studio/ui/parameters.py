@@ -288,7 +288,8 @@ class ParametersPanel(QWidget):
         with QSignalBlocker(self.model_box):
             self.model_box.clear()
             for entry in self._entries:
-                self.model_box.addItem(icon("model"), entry.display_name)
+                label = f"{entry.name} (built-in)" if entry.bundled else entry.name
+                self.model_box.addItem(icon("model"), label)
                 self.model_box.setItemData(
                     self.model_box.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole
                 )
@@ -390,9 +391,7 @@ class ParametersPanel(QWidget):
                 "A small built-in demo model. It knows simple coloured shapes at 64×64 pixels, "
                 "not photographs or art."
             )
-            return (
-                f"{text}\nFor real images, put a diffusers model folder into:\n{self._models_dir}"
-            )
+            return f"{text}\nFor real images, add a diffusers model folder to:\n{self._models_dir}"
         return entry.description or f"{entry.family} · {entry.path}"
 
     def _apply_defaults(self, entry: ModelEntry) -> None:
