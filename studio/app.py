@@ -24,17 +24,26 @@ log = logging.getLogger("studio")
 SCREENSHOT_TIMEOUT_S = 600
 
 
-def make_engine(registry: ModelRegistry) -> Any:
+def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> Any:
     """Build the engine; called on the worker thread, so torch loads there."""
     from studio.engine.engine import Engine
+    from studio.engine.previews.previewer import PreviewSettings
 
-    return Engine(registry)
+    chosen = settings.preview if settings is not None else None
+    previews = PreviewSettings(
+        decoder=chosen.decoder if chosen else "auto",  # type: ignore[arg-type]
+        every=chosen.every if chosen else 1,
+        enabled=chosen.enabled if chosen else True,
+        cache_dir=registry.paths.cache_dir,
+    )
+    return Engine(registry, previews=previews)
 
 
-def save_to_gallery(gallery_dir: Path, image: Any, request: GenerationRequest) -> Path:
+def save_to_gallery(gallery_dir: Path, image: Any, request: GenerationRequest, film: list[Any]) -> Path:
+    from studio.library.film import film_chunk
     from studio.library.store import save_image
 
-    return save_image(image, request, gallery_dir)
+    return save_image(image, request, gallery_dir, extra_chunks=film_chunk(film) if film else None)
 
 
 @dataclass
@@ -73,6 +82,8 @@ def build(
     settings = loaded.settings
     registry = ModelRegistry(paths)
     gallery = Path(settings.gallery_dir) if settings.gallery_dir else paths.gallery_dir
+    if engine_factory is make_engine:
+        engine_factory = partial(make_engine, settings=settings)
     controller = GenerationController(
         partial(engine_factory, registry), partial(save_to_gallery, gallery)
     )

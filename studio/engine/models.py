@@ -84,6 +84,10 @@ class ModelRegistry:
         self._details: dict[tuple[str, int], tuple[int, str]] = {}
 
     @property
+    def paths(self) -> StudioPaths:
+        return self._paths
+
+    @property
     def sources_file(self) -> Path:
         return self._paths.config_dir / SOURCES_FILE
 

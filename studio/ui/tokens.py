@@ -1,7 +1,8 @@
 """Count prompt tokens the way a CLIP text encoder will, without torch or transformers.
 
-Reads the model's tokenizer/vocab.json and merges.txt with the `tokenizers` package, set
-up as CLIP's fast tokenizer is (NFC, collapsed whitespace, lower case, byte-level BPE).
+Reads the model's tokenizer/tokenizer.json with the `tokenizers` package, or else its
+vocab.json and merges.txt, set up as CLIP's fast tokenizer is (NFC, collapsed whitespace,
+lower case, byte-level BPE).
 """
 
 from __future__ import annotations

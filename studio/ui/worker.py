@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 EngineFactory = Callable[[], Any]  # returns an object with warm_up() and generate(...)
-ImageSaver = Callable[[Any, GenerationRequest], Path]
+ImageSaver = Callable[[Any, GenerationRequest, list[Any]], Path]  # image, request, film
 
 
 class LatestValue:
@@ -150,10 +150,12 @@ class GenerationWorker(QObject):
 
         arrays: list[np.ndarray] = []
         paths: list[str] = []
-        for image in outcome.images:
+        per_image = zip(outcome.images, outcome.request.per_image(), strict=True)
+        for number, (image, request) in enumerate(per_image):
             arrays.append(np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8)))
+            film = outcome.film if number == 0 else []  # the previews follow the first image
             try:
-                path = str(self._save_image(image, outcome.request))
+                path = str(self._save_image(image, request, film))
             except Exception as error:
                 self.save_failed.emit(f"The image could not be saved: {error}")
                 path = ""
