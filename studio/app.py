@@ -110,6 +110,11 @@ def install_gallery(studio: Studio) -> Any:
         studio.window.show_error(f"The gallery could not open: {error}")
         return None
     studio.app.aboutToQuit.connect(gallery.close)
+    # the viewer's noise slider is answered by the worker, which owns the models
+    panel.noise_requested.connect(studio.controller.noise_requested)
+    studio.controller.noised.connect(panel.show_noised)
+    studio.controller.noise_failed.connect(lambda message: studio.window.statusBar().showMessage(message, 8000))
+    panel.noise_enabled = True
     return panel
 
 

@@ -171,6 +171,20 @@ class Engine:
         elapsed = time.perf_counter() - started
         return Finished(request.replace(model=entry.id), list(result.images), elapsed, film)
 
+    def noised(self, image: Any, model_id: str, fraction: float) -> Any:
+        """`image` (PIL) noised to `fraction` of the model's schedule by its forward process,
+        q(x_t | x_0) in latent space, as an HxWx3 uint8 array: what image-to-image at that
+        strength starts from."""
+        import numpy as np
+
+        from studio.engine.previews.forward import noised_preview
+
+        entry = self.registry.resolve(model_id)
+        pipe = self.pipeline_for(entry)
+        decoder = self._previewer(entry, pipe).decoders.get("linear")
+        fraction = min(1.0, max(0.0, float(fraction)))
+        return np.asarray(noised_preview(pipe, image.convert("RGB"), fraction, decoder=decoder))
+
     def _previewer(self, entry: ModelEntry, pipe: Any) -> Any:
         from studio.engine.previews.previewer import make_previewer
 

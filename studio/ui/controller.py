@@ -35,6 +35,8 @@ class GenerationController(QObject):
         save_failed(str): an image could not be saved.
         cancelled(object, int): request, steps done.
         failed(object, str, str): request, message, details.
+        noised(str, float, object): path, fraction, HxWx3 uint8 of the image noised that far.
+        noise_failed(str): the noise view could not be made; the message says why.
     """
 
     engine_ready = Signal(str)
@@ -49,6 +51,9 @@ class GenerationController(QObject):
     save_failed = Signal(str)
     cancelled = Signal(object, int)
     failed = Signal(object, str, str)
+    noised = Signal(str, float, object)
+    noise_failed = Signal(str)
+    noise_requested = Signal(str, float)
 
     _warm_up_requested = Signal()
     _run_requested = Signal(object, object)
@@ -78,6 +83,9 @@ class GenerationController(QObject):
         w.cancelled.connect(self.cancelled, queued)
         w.failed.connect(self.failed, queued)
         w.idle.connect(self._on_worker_idle, queued)
+        self.noise_requested.connect(w.noise, queued)
+        w.noised.connect(self.noised, queued)
+        w.noise_failed.connect(self.noise_failed, queued)
 
     # -- life cycle ------------------------------------------------------------------
 

@@ -79,6 +79,8 @@ class GenerationWorker(QObject):
     cancelled = Signal(object, int)
     failed = Signal(object, str, str)
     idle = Signal()
+    noised = Signal(str, float, object)
+    noise_failed = Signal(str)
 
     def __init__(self, make_engine: EngineFactory, save_image: ImageSaver) -> None:
         super().__init__()
@@ -101,6 +103,30 @@ class GenerationWorker(QObject):
             return
         self._engine = engine
         self.ready.emit(_device_text(engine))
+
+    @Slot(str, float)
+    def noise(self, path: str, fraction: float) -> None:
+        """Noise a gallery image by its own model's forward process, for the viewer's slider."""
+        if self._engine is None:
+            self.noise_failed.emit("The engine is still loading.")
+            return
+        try:
+            from PIL import Image
+
+            from studio.library.metadata import read_metadata
+
+            meta = read_metadata(Path(path))
+            model = meta.request.model if meta.request is not None else ""
+            try:
+                self._engine.registry.resolve(model)
+            except Exception:
+                model = ""  # a model this machine lacks: show the default model's forward process
+            with Image.open(path) as image:
+                picture = self._engine.noised(image, model, fraction)
+        except Exception as error:
+            self.noise_failed.emit(f"The noise view could not be made: {error}")
+            return
+        self.noised.emit(path, fraction, picture)
 
     @Slot(object, object)
     def run(self, request: GenerationRequest, cancel: CancelToken) -> None:
