@@ -18,7 +18,7 @@ _NOT_LOADED = {"safety_checker"}  # the loader sets it to None
 
 def is_runnable_pipeline(folder: Path) -> bool:
     """A text-to-image diffusers folder whose weights are all present (cheap: no file is read)."""
-    index = _read_json(folder / "model_index.json")
+    index = read_json_object(folder / "model_index.json")
     from studio.engine.loading import TEXT_TO_IMAGE_PIPELINES
 
     if index.get("_class_name") not in TEXT_TO_IMAGE_PIPELINES:
@@ -88,13 +88,14 @@ def folder_precision(folder: Path) -> str:
 
 def _weights_present(sub: Path) -> bool:
     for index in sub.glob("*.safetensors.index*.json"):
-        shards = set(_read_json(index).get("weight_map", {}).values())
+        shards = set(read_json_object(index).get("weight_map", {}).values())
         if shards and all((sub / str(s)).is_file() for s in shards):
             return True
     return any(p.is_file() for p in sub.glob("*.safetensors"))
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file's top-level object, or {} when the file is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -7,7 +7,6 @@ can list models before torch loads.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from studio.engine.model_files import (
     folder_precision,
     is_runnable_pipeline,
 )
+from studio.engine.model_files import read_json_object as _read_json
 from studio.engine.model_sources import SOURCES_FILE, ModelSources
 
 STUDIO_MODEL_FILE = "studio.json"  # optional: name, description and defaults of a model folder
@@ -352,11 +352,3 @@ def _mtime_ns(path: Path) -> int:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
