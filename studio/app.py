@@ -122,8 +122,25 @@ def _save(path: Path, settings: Settings) -> None:
     save_settings(settings, path)
 
 
+def missing_display() -> str | None:
+    """Why no window can open here, or None. Qt would abort the process instead of saying so."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "Studio needs a display to open its window, and none was found (DISPLAY and "
+        "WAYLAND_DISPLAY are unset). Without one, use `studio generate ...` or "
+        "`studio --screenshot OUT.png`."
+    )
+
+
 def run_app(paths: StudioPaths | None = None) -> int:
     """Open the main window and run until it closes."""
+    problem = missing_display()
+    if problem:
+        print(f"studio: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtCore import QTimer
 
     from studio.ui.errors import ErrorReporter

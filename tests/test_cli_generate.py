@@ -112,3 +112,13 @@ def test_generated_png_keeps_its_film_for_studio_film(tiny_sd_model: Path, tmp_p
     assert exported.returncode == 0, exported.stderr
     with Image.open(film) as animation:
         assert animation.n_frames == 5
+
+
+def test_without_a_display_the_app_says_so_instead_of_aborting(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run(
+        [sys.executable, "-m", "studio"], capture_output=True, text=True, timeout=120,
+        env=env | {"STUDIO_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert "needs a display" in result.stderr
