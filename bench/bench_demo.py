@@ -46,9 +46,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         last[0] = t0
         with torch.no_grad():
-            pipe("a yellow star on a purple background", num_inference_steps=steps,
-                 guidance_scale=guidance, generator=gen, height=64, width=64,
-                 output_type="np", callback_on_step_end=callback)
+            pipe(
+                "a yellow star on a purple background",
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=gen,
+                height=64,
+                width=64,
+                output_type="np",
+                callback_on_step_end=callback,
+            )
         return time.perf_counter() - t0
 
     image(20)  # warm-up

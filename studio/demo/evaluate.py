@@ -19,7 +19,7 @@ from diffusers import StableDiffusionPipeline
 from studio.demo import classify, shapes
 
 STEPS = 20
-GUIDANCE_CHOICES = (2.0, 3.0, 4.0, 5.0, 7.0)
+GUIDANCE_CHOICES = (2.0, 3.0, 4.0, 5.0, 7.0, 9.0)
 
 
 @dataclass(frozen=True)
