@@ -122,3 +122,18 @@ def test_without_a_display_the_app_says_so_instead_of_aborting(tmp_path: Path) -
     )
     assert result.returncode == 1
     assert "needs a display" in result.stderr
+
+
+def test_default_model_is_the_demo_and_draws_what_was_asked(tmp_path: Path) -> None:
+    from studio.demo.classify import read
+
+    result = _studio(
+        "generate", "--prompt", "a yellow star on a purple background", "--seed", "1", "--batch", "4",
+        "--out", str(tmp_path / "out"), home=tmp_path / "home",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "built-in demo model" in result.stderr
+    readings = [read(np.asarray(Image.open(p).convert("RGB"))) for p in result.stdout.split()]
+    assert len(readings) == 4
+    assert all(r.background == "purple" for r in readings)
+    assert sum(r.color == "yellow" for r in readings) >= 3

@@ -48,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
     problems = request.problems()
     if problems:
         return _bad(" ".join(problems))
+    if entry.bundled:
+        print(
+            f"studio generate: using the built-in demo model ({entry.description or entry.name}) "
+            f"For real images, put a diffusers model folder into {paths.models_dir} or pass --model PATH.",
+            file=sys.stderr,
+        )
     out = args.out or paths.gallery_dir
     return _generate(request.replace(model=entry.id), out, args.out is None, args.device, paths)
 
