@@ -137,3 +137,18 @@ def test_default_model_is_the_demo_and_draws_what_was_asked(tmp_path: Path) -> N
     assert len(readings) == 4
     assert all(r.background == "purple" for r in readings)
     assert sum(r.color == "yellow" for r in readings) >= 3
+
+
+def test_pickle_checkpoint_is_refused_until_allowed_by_name(tmp_path: Path) -> None:
+    from tests.tiny_families import build_tiny_checkpoint
+
+    ckpt = build_tiny_checkpoint(tmp_path / "ckpt", suffix=".ckpt")[0]
+    args = ("generate", "--prompt", "x", "--seed", "1", "--steps", "2", "--size", "32x32",
+            "--model", str(ckpt), "--out", str(tmp_path / "out"))
+    refused = _studio(*args, home=tmp_path / "home")
+    assert refused.returncode == 1
+    assert "can run code" in refused.stderr and "--allow-pickle" in refused.stderr
+    assert not (tmp_path / "out").exists()
+    allowed = _studio(*args, "--allow-pickle", home=tmp_path / "home")
+    assert allowed.returncode == 0, allowed.stderr
+    assert Path(allowed.stdout.strip()).is_file()

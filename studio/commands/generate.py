@@ -27,6 +27,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch", type=int, default=1, help="images to make, 1-16")
     p.add_argument("--out", type=Path, help="folder for the PNGs (default: the gallery)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load the --model .ckpt/.pt/.bin file although pickle files can run code "
+        "(read as weights only; converting it to .safetensors is safer)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -54,8 +60,14 @@ def run(args: argparse.Namespace) -> int:
             f"For real images, put a diffusers model folder into {paths.models_dir} or pass --model PATH.",
             file=sys.stderr,
         )
+    consent = None
+    if args.allow_pickle:
+        from studio.engine.checkpoints import PickleConsent
+
+        consent = PickleConsent()  # for this run only: the user named this file on the command line
+        consent.allow(entry.path)
     out = args.out or paths.gallery_dir
-    return _generate(request.replace(model=entry.id), out, args.out is None, args.device, paths)
+    return _generate(request.replace(model=entry.id), out, args.out is None, args.device, paths, consent)
 
 
 def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRequest:
@@ -81,7 +93,7 @@ def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRe
 
 
 def _generate(
-    request: GenerationRequest, out: Path, out_is_gallery: bool, device: str | None, paths: Any
+    request: GenerationRequest, out: Path, out_is_gallery: bool, device: str | None, paths: Any, consent: Any
 ) -> int:
     from tqdm import tqdm
 
@@ -106,10 +118,17 @@ def _generate(
     from studio.engine.previews.previewer import PreviewSettings
     from studio.library.film import film_chunk
 
-    engine = Engine(ModelRegistry(paths), device=device, previews=PreviewSettings(cache_dir=paths.cache_dir))
+    engine = Engine(
+        ModelRegistry(paths),
+        device=device,
+        previews=PreviewSettings(cache_dir=paths.cache_dir),
+        pickle_consent=consent,
+    )
     outcome = engine.generate(request, on_event)
     if isinstance(outcome, Failed):
         print(f"studio generate: {outcome.message}", file=sys.stderr)
+        if "PickleRefused" in outcome.details:
+            print("studio generate: to load this file anyway, pass --allow-pickle.", file=sys.stderr)
         return 1
     if not isinstance(outcome, Finished):
         print("studio generate: cancelled", file=sys.stderr)
