@@ -82,9 +82,6 @@ def test_seen_combinations_meet_the_targets(scores) -> None:  # type: ignore[no-
     assert s.color >= 0.8, s.line()
 
 
-@pytest.mark.xfail(
-    reason="the shipped weights draw the asked shape ~40% of the time; needs more training", strict=False
-)
 def test_seen_combinations_meet_the_shape_target(scores) -> None:  # type: ignore[no-untyped-def]
     s = scores["seen"]
     assert s.shape >= 0.6, s.line()

@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         train_diffusion.train(args)
     if args.stage in ("export", "all"):
         from studio.demo import export
+        from studio.demo.preview_fit import fit_demo_preview
 
         export.export(args.out, args.model)
+        print(f"linear preview fit: {fit_demo_preview(args.model):.1f} dB on held-out pictures")
     if args.stage in ("eval", "all"):
         from studio.demo import evaluate
 
