@@ -319,38 +319,11 @@ class ParametersPanel(QWidget):
         self.batch_box.setValue(min(max(last.batch, BATCH_RANGE[0]), BATCH_RANGE[1]))
 
     def dump(self) -> LastParameters:
-        request = self.request()
-        return LastParameters(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            seed=self.seed_box.seed(),
-            random_seed=self.random_button.isChecked(),
-            steps=request.steps,
-            guidance=request.guidance,
-            width=request.width,
-            height=request.height,
-            scheduler=request.scheduler,
-            model=request.model,
-            batch=request.batch,
-        )
+        return _as_last(self.request(), self.seed_box.seed(), self.random_button.isChecked())
 
     def apply_request(self, request: GenerationRequest) -> None:
         """Set every control from a request, e.g. to redo a result; its seed becomes fixed."""
-        self.load(
-            LastParameters(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt,
-                seed=request.seed or 0,
-                random_seed=request.seed is None,
-                steps=request.steps,
-                guidance=request.guidance,
-                width=request.width,
-                height=request.height,
-                scheduler=request.scheduler,
-                model=request.model,
-                batch=request.batch,
-            )
-        )
+        self.load(_as_last(request, request.seed or 0, request.seed is None))
 
     def set_seed_used(self, seed: int) -> None:
         self._last_seed = seed
@@ -489,3 +462,19 @@ class ParametersPanel(QWidget):
     def _on_random_toggled(self, random: bool) -> None:
         self.seed_box.set_random(random)
         self.changed.emit()
+
+
+def _as_last(request: GenerationRequest, seed: int, random_seed: bool) -> LastParameters:
+    return LastParameters(
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        seed=seed,
+        random_seed=random_seed,
+        steps=request.steps,
+        guidance=request.guidance,
+        width=request.width,
+        height=request.height,
+        scheduler=request.scheduler,
+        model=request.model,
+        batch=request.batch,
+    )
