@@ -44,13 +44,7 @@ class FilmTimeline(QWidget):
         self.slider.setEnabled(False)
         self.slider.setAccessibleName("Denoising step")
         self.label = _plain_label()
-        row = QHBoxLayout()
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.label)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(row)
+        _stack(self, self.view, self.slider, self.label)
         self.slider.valueChanged.connect(self._on_slider_moved)
 
     @property
@@ -125,13 +119,7 @@ class NoiseView(QWidget):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(NOISE_DEBOUNCE_MS)
         self._debounce.timeout.connect(self._on_settled)
-        row = QHBoxLayout()
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.label)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(row)
+        _stack(self, self.view, self.slider, self.label)
         self.slider.valueChanged.connect(self._on_slider_moved)
 
     @property
@@ -151,3 +139,14 @@ class NoiseView(QWidget):
     @Slot()
     def _on_settled(self) -> None:
         self.noise_requested.emit(self.fraction)
+
+
+def _stack(owner: QWidget, view: QWidget, slider: QSlider, label: QLabel) -> None:
+    """The view above a row of the slider and its label."""
+    row = QHBoxLayout()
+    row.addWidget(slider, 1)
+    row.addWidget(label)
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(view, 1)
+    layout.addLayout(row)
