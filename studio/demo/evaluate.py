@@ -54,8 +54,8 @@ def prompts(held_out: bool, n: int, seed: int) -> list[shapes.Labels]:
     return out
 
 
-def load(folder: Path) -> StableDiffusionPipeline:
-    pipe = StableDiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32)
+def load(folder: Path, device: str = "cpu") -> StableDiffusionPipeline:
+    pipe = StableDiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32).to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -141,9 +141,9 @@ def set_default_guidance(folder: Path, guidance: float) -> None:
     os.replace(tmp, path)
 
 
-def main_report(folder: Path, out: Path | None = None, n_seen: int = 128) -> dict[str, Score]:
+def main_report(folder: Path, out: Path | None = None, n_seen: int = 128, device: str = "cpu") -> dict[str, Score]:
     """The full evaluation: picks the default guidance, then scores seen and held-out prompts."""
-    pipe = load(folder)
+    pipe = load(folder, device)
     print("evaluation: choosing the default guidance")
     g = pick_guidance(pipe)
     set_default_guidance(folder, g)

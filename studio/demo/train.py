@@ -3,6 +3,10 @@
 Stages: vae (autoencoder), diffusion (text encoder + UNet on precomputed latents),
 export (diffusers folder from the EMA weights), eval (scores the exported folder).
 Every stage checkpoints into --out and resumes from there when run again.
+
+On a GPU the same recipe runs with bigger batches in minutes, for example:
+    python -m studio.demo.train --device cuda --vae-steps 6000 --vae-batch 32 \
+        --steps 12000 --batch 512 --dataset-size 131072
 """
 
 from __future__ import annotations
@@ -27,8 +31,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vae-steps", type=int, default=1000)
     p.add_argument("--steps", type=int, default=5200, help="diffusion training steps")
+    p.add_argument(
+        "--fit-steps",
+        action="store_true",
+        help="with --minutes: time the first diffusion steps and end the schedule inside the budget",
+    )
     p.add_argument("--export-every", type=float, default=15.0, help="minutes between exports")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--vae-batch", type=int, default=train_vae.BATCH)
+    p.add_argument("--batch", type=int, default=64, help="diffusion batch size")
+    p.add_argument("--lr", type=float, default=8e-4, help="diffusion peak learning rate")
+    p.add_argument("--dataset-size", type=int, default=16384, help="pictures encoded for the diffusion stage")
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start the diffusion stage from an exported model folder (its VAE, text encoder and UNet)",
+    )
     return p.parse_args(argv)
 
 
@@ -36,9 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if args.init_from is not None:
+        train_vae.adopt(args.init_from, args.out, args.vae_steps)
     if args.stage in ("vae", "all"):
         train_vae.seed_everything(args.seed)
-        train_vae.train(args.out, args.vae_steps, args.seed, args.minutes)
+        train_vae.train(args.out, args.vae_steps, args.seed, args.minutes, args.device, args.vae_batch)
     if args.stage in ("diffusion", "all"):
         from studio.demo import train_diffusion
 
@@ -52,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage in ("eval", "all"):
         from studio.demo import evaluate
 
-        evaluate.main_report(args.model, args.out)
+        evaluate.main_report(args.model, args.out, device=args.device)
     return 0
 
 

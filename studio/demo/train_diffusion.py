@@ -41,43 +41,71 @@ def encode_ids(tok: CLIPTokenizer, texts: list[str]) -> torch.Tensor:
     return ids
 
 
-def prepare(out: Path, seed: int, tok: CLIPTokenizer) -> dict[str, torch.Tensor]:
+def prepare(
+    out: Path, seed: int, tok: CLIPTokenizer, size: int = DATASET_SIZE, device: str = "cpu"
+) -> dict[str, torch.Tensor]:
     """Latents (mean of the posterior) and token ids of a fixed training set, cached."""
     path = out / "latents.pt"
     cached = checkpoint.load(path)
     if cached is not None:
         return cached
-    vae = train_vae.load_trained(out)
+    vae = train_vae.load_trained(out).to(device)
+    adopted = checkpoint.load(out / "vae.pt") or {}
     stream = shapes.training_samples(seed + 1)
     latents, captions = [], []
     with torch.no_grad():
-        for _ in tqdm(range(DATASET_SIZE // 128), desc="latents", mininterval=5):
+        for _ in tqdm(range(size // 128), desc="latents", mininterval=5):
             batch = [next(stream) for _ in range(128)]
-            x = train_vae.to_tensor([s.image for s in batch])
-            latents.append(vae.encode(x).latent_dist.mean)
+            x = train_vae.to_tensor([s.image for s in batch]).to(device)
+            latents.append(vae.encode(x).latent_dist.mean.cpu())
             captions += [s.caption for s in batch]
     lat = torch.cat(latents)
     std = float(lat.std())
-    data = {"latents": lat, "ids": encode_ids(tok, captions), "scale": torch.tensor(1.0 / std)}
+    # An adopted autoencoder keeps the scale its UNet was trained at.
+    scale = float(adopted.get("scale", 1.0 / std))
+    data = {"latents": lat, "ids": encode_ids(tok, captions), "scale": torch.tensor(scale)}
     checkpoint.save(path, data)
-    print(f"latents: {tuple(lat.shape)}, std {std:.4f}, scaling_factor {1.0 / std:.4f}")
+    print(f"latents: {tuple(lat.shape)}, std {std:.4f}, scaling_factor {scale:.4f}")
     return data
 
 
 class Trainer:
-    def __init__(self, seed: int, total_steps: int) -> None:
+    def __init__(
+        self,
+        seed: int,
+        total_steps: int,
+        *,
+        device: str = "cpu",
+        lr: float = LR,
+        init_from: Path | None = None,
+    ) -> None:
         torch.manual_seed(seed)
+        self.device = torch.device(device)
         self.tok = tokenizer.build()
         self.text = build_text_encoder(self.tok)
         self.unet = UNet2DConditionModel(**configs.UNET)
+        if init_from is not None:
+            self._warm_start(init_from)
+        self.text.to(self.device)
+        self.unet.to(self.device)
         self.ema_text = copy.deepcopy(self.text).requires_grad_(False)
         self.ema_unet = copy.deepcopy(self.unet).requires_grad_(False)
-        params = list(self.text.parameters()) + list(self.unet.parameters())
-        self.opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.01)
+        self.params = list(self.text.parameters()) + list(self.unet.parameters())
+        self.ema_params = list(self.ema_text.parameters()) + list(self.ema_unet.parameters())
+        self.peak_lr = lr
+        self.opt = torch.optim.AdamW(self.params, lr=lr, weight_decay=0.01)
         self.noise = DDPMScheduler(**configs.SCHEDULER)
-        self.empty = encode_ids(self.tok, [""])
+        self.alphas = self.noise.alphas_cumprod.to(self.device)
+        self.empty = encode_ids(self.tok, [""]).to(self.device)
         self.total = total_steps
         self.step = 0
+
+    def _warm_start(self, folder: Path) -> None:
+        text = CLIPTextModel.from_pretrained(str(folder / "text_encoder"))
+        unet = UNet2DConditionModel.from_pretrained(str(folder / "unet"))
+        self.text.load_state_dict({k: v.float() for k, v in text.state_dict().items()})
+        self.unet.load_state_dict({k: v.float() for k, v in unet.state_dict().items()})
+        print(f"diffusion: warm start from {folder}")
 
     def state(self) -> dict:
         return {
@@ -96,23 +124,30 @@ class Trainer:
         self.ema_text.load_state_dict(state["ema_text"])
         self.ema_unet.load_state_dict(state["ema_unet"])
         self.opt.load_state_dict(state["opt"])
+        # map_location="cpu" put the optimizer moments on the CPU; they belong beside the weights.
+        for moments in self.opt.state.values():
+            for k, v in moments.items():
+                if torch.is_tensor(v) and k != "step":
+                    moments[k] = v.to(self.device)
         self.step = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
 
     def lr(self) -> float:
         warm = min(1.0, (self.step + 1) / WARMUP)
         cos = 0.5 * (1 + math.cos(math.pi * min(1.0, self.step / self.total)))
-        return LR * warm * (0.05 + 0.95 * cos)
+        return self.peak_lr * warm * (0.05 + 0.95 * cos)
 
     def train_step(self, latents: torch.Tensor, ids: torch.Tensor) -> float:
         for g in self.opt.param_groups:
             g["lr"] = self.lr()
-        drop = torch.rand(ids.shape[0]) < CAPTION_DROPOUT
+        drop = torch.rand(ids.shape[0], device=ids.device) < CAPTION_DROPOUT
         ids = torch.where(drop[:, None], self.empty, ids)
         noise = torch.randn_like(latents)
-        t = torch.randint(0, self.noise.config.num_train_timesteps, (latents.shape[0],))
-        noisy = self.noise.add_noise(latents, noise, t)
-        target = self.noise.get_velocity(latents, noise, t)
+        t = torch.randint(0, self.noise.config.num_train_timesteps, (latents.shape[0],), device=latents.device)
+        a = self.alphas[t].sqrt()[:, None, None, None]
+        s = (1 - self.alphas[t]).sqrt()[:, None, None, None]
+        noisy = a * latents + s * noise
+        target = a * noise - s * latents  # v, as DDPMScheduler.get_velocity
         cond = self.text(ids).last_hidden_state
         pred = self.unet(noisy, t, cond).sample
         # Plain v-loss: min-SNR weights would zero out the last timestep, the very one where
@@ -120,61 +155,73 @@ class Trainer:
         loss = F.mse_loss(pred, target)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(self.text.parameters()) + list(self.unet.parameters()), 1.0)
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
         self.step += 1
         self._ema()
-        return float(loss.detach())
+        return loss.detach()
 
     @torch.no_grad()
     def _ema(self) -> None:
         d = min(EMA_DECAY, (1 + self.step) / (10 + self.step))
-        for ema, live in ((self.ema_text, self.text), (self.ema_unet, self.unet)):
-            for pe, pl in zip(ema.parameters(), live.parameters(), strict=True):
-                pe.lerp_(pl, 1 - d)
+        torch._foreach_lerp_(self.ema_params, self.params, 1 - d)
 
 
 def train(args: argparse.Namespace) -> None:
     from studio.demo import evaluate, export
 
     out: Path = args.out
-    tr = Trainer(args.seed, args.steps)
-    data = prepare(out, args.seed, tr.tok)
-    latents = data["latents"] * data["scale"]
-    ids = data["ids"]
+    device = getattr(args, "device", "cpu")
+    batch = getattr(args, "batch", BATCH)
+    tr = Trainer(
+        args.seed, args.steps, device=device, lr=getattr(args, "lr", LR), init_from=getattr(args, "init_from", None)
+    )
+    data = prepare(out, args.seed, tr.tok, getattr(args, "dataset_size", DATASET_SIZE), device)
+    latents = (data["latents"] * data["scale"]).to(tr.device)
+    ids = data["ids"].to(tr.device)
     state = checkpoint.load(out / "diffusion.pt")
     if state is not None:
         tr.load(state)
-        print(f"diffusion: resumed at step {tr.step}")
-    if tr.step >= args.steps:
+        tr.total = int(state.get("total", tr.total))
+        print(f"diffusion: resumed at step {tr.step} of {tr.total}")
+    if tr.step >= tr.total:
         return
-    gen = torch.Generator().manual_seed(args.seed * 7919 + tr.step)
-    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
-    last_save = last_export = time.monotonic()
+    gen = torch.Generator(tr.device).manual_seed(args.seed * 7919 + tr.step)
+    started = time.monotonic()
+    deadline = started + args.minutes * 60 if args.minutes else math.inf
+    last_save = last_export = started
     avg = None
-    bar = tqdm(total=args.steps, initial=tr.step, desc="diffusion", mininterval=10)
-    while tr.step < args.steps:
-        idx = torch.randint(0, latents.shape[0], (BATCH,), generator=gen)
+    bar = tqdm(total=tr.total, initial=tr.step, desc="diffusion", mininterval=10)
+    first = tr.step
+    while tr.step < tr.total:
+        idx = torch.randint(0, latents.shape[0], (batch,), generator=gen, device=tr.device)
         loss = tr.train_step(latents[idx], ids[idx])
         avg = loss if avg is None else 0.99 * avg + 0.01 * loss
         bar.update(1)
-        bar.set_postfix(loss=f"{avg:.4f}", lr=f"{tr.lr():.1e}", refresh=False)
+        if tr.step % 50 == 0:
+            bar.set_postfix(loss=f"{float(avg):.4f}", lr=f"{tr.lr():.1e}", refresh=False)
+        if getattr(args, "fit_steps", False) and tr.step == first + 100 and math.isfinite(deadline):
+            # Size the cosine schedule so that it ends inside the time budget.
+            rate = 100 / (time.monotonic() - started)
+            tr.total = min(tr.total, tr.step + int(rate * (deadline - time.monotonic()) * 0.97))
+            bar.total = tr.total
+            print(f"\ndiffusion: {rate:.1f} steps/s, training to step {tr.total}", flush=True)
         now = time.monotonic()
-        finished = tr.step >= args.steps or now > deadline
+        finished = tr.step >= tr.total or now > deadline
         exporting = now - last_export > args.export_every * 60 and not finished
         if now - last_save > 240 or finished or exporting:
-            checkpoint.save(out / "diffusion.pt", {**tr.state(), "loss": avg})
+            checkpoint.save(out / "diffusion.pt", {**tr.state(), "total": tr.total, "loss": float(avg)})
             last_save = now
         if exporting:
-            print(f"\ndiffusion: step {tr.step}, loss {avg:.4f}: exporting", flush=True)
+            print(f"\ndiffusion: step {tr.step}, loss {float(avg):.4f}: exporting", flush=True)
             try:
                 export.export(out, args.model)
                 evaluate.quick_report(args.model)
             except Exception as exc:  # a failed export must not stop the training
                 print(f"diffusion: export failed: {exc!r}", flush=True)
             last_export = time.monotonic()
-        if now > deadline:
+        if now > deadline and tr.step < tr.total:
             print(f"diffusion: time budget reached at step {tr.step}; run again to resume")
             break
     bar.close()
-    print(f"diffusion: step {tr.step}, loss {avg:.4f}")
+    print(f"diffusion: step {tr.step}, loss {float(avg):.4f}")

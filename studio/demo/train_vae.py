@@ -30,26 +30,31 @@ def _batch(stream, n: int) -> torch.Tensor:
 
 def psnr(vae: AutoencoderKL, seed: int = 7, n: int = 64) -> float:
     """Mean PSNR (dB) of decode(mean latent) on fresh training pictures."""
-    x = _batch(shapes.training_samples(seed), n)
+    x = _batch(shapes.training_samples(seed), n).to(vae.device)
     with torch.no_grad():
         y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
     mse = ((x - y) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
     return float((10 * torch.log10(4.0 / mse)).mean())
 
 
-def train(out: Path, steps: int, seed: int, minutes: float | None) -> AutoencoderKL:
+def train(
+    out: Path, steps: int, seed: int, minutes: float | None, device: str = "cpu", batch: int = BATCH
+) -> AutoencoderKL:
     path = out / "vae.pt"
     torch.manual_seed(seed)
-    vae = AutoencoderKL(**configs.VAE)
+    vae = AutoencoderKL(**configs.VAE).to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=LR, weight_decay=0.0)
     state = checkpoint.load(path)
     start = 0
     if state is not None:
         vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
+        if "opt" in state:
+            opt.load_state_dict(state["opt"])
         start = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
         print(f"vae: resumed at step {start}")
+    if start >= steps:
+        return vae.eval()
     # The picture stream is a function of (seed, step), so a resumed run sees the same data.
     stream = shapes.training_samples(seed * 1000 + start)
     deadline = time.monotonic() + minutes * 60 if minutes else math.inf
@@ -63,7 +68,7 @@ def train(out: Path, steps: int, seed: int, minutes: float | None) -> Autoencode
         lr = LR * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for g in opt.param_groups:
             g["lr"] = lr
-        x = _batch(stream, BATCH)
+        x = _batch(stream, batch).to(device)
         post = vae.encode(x).latent_dist
         y = vae.decode(post.sample()).sample
         kl = post.kl().mean() / (4 * 16 * 16)
@@ -101,6 +106,25 @@ def load_trained(out: Path) -> AutoencoderKL:
     vae = AutoencoderKL(**configs.VAE)
     vae.load_state_dict(state["model"])
     return vae.eval()
+
+
+def adopt(folder: Path, out: Path, steps: int) -> None:
+    """Start from an exported model's autoencoder, keeping its scaling factor.
+
+    The UNet of that model was trained on latents at that scale, so a warm start must keep it.
+    """
+    path = out / "vae.pt"
+    if path.exists():
+        return
+    vae = AutoencoderKL.from_pretrained(str(folder / "vae")).float()
+    state = {
+        "model": vae.state_dict(),
+        "step": steps,
+        "torch_rng": torch.get_rng_state(),
+        "scale": float(vae.config.scaling_factor),
+    }
+    checkpoint.save(path, state)
+    print(f"vae: adopted from {folder} (scaling factor {state['scale']:.5f})")
 
 
 def seed_everything(seed: int) -> None:
