@@ -51,6 +51,21 @@ def test_family_makes_previews_and_an_image(family_model, tmp_path: Path) -> Non
     if family in ("SD3", "Flux"):
         pipe = engine.pipeline_for(engine.registry.resolve(str(folder)))
         assert type(pipe.scheduler).__name__ == "FlowMatchEulerDiscreteScheduler"
+        # The saved request names the sampler that really ran, not the one asked for.
+        assert request.scheduler == "Euler" and outcome.request.scheduler == "Flow matching"
+    else:
+        assert outcome.request.scheduler == "Euler"
+
+
+def test_flow_matching_sampler_on_another_model_fails_in_words(tiny_sd_model: Path, tmp_path: Path) -> None:
+    from studio.engine.events import Failed
+
+    engine = _engine(tmp_path)
+    request = GenerationRequest(prompt="a fox", model=str(tiny_sd_model), steps=2, width=32, height=32,
+                                scheduler="Flow matching", seed=1)
+    outcome = engine.generate(request, lambda _event: None)
+    assert isinstance(outcome, Failed)
+    assert "only with flow-matching models" in outcome.message
 
 
 def test_flux_packed_latents_unpack_to_the_image_grid(tmp_path: Path) -> None:

@@ -241,3 +241,27 @@ def test_token_counter_shows_the_count_and_warns_past_the_limit(qtbot, tiny_sd_m
     assert panel.token_label.text() == "40 / 30 tokens"
     assert panel.token_label.property("over") is True
     assert "ignored" in panel.token_label.toolTip()
+
+
+def test_sampler_picker_offers_only_what_the_model_can_run(qtbot, tmp_path):
+    from studio.engine.models import ModelEntry
+    from studio.ui.parameters import ParametersPanel
+
+    sd = ModelEntry(id="sd", name="SD", path=tmp_path / "sd", family="SD 1.x")
+    flux = ModelEntry(id="flux", name="Flux", path=tmp_path / "flux", family="Flux")
+    panel = ParametersPanel(tmp_path / "models")
+    qtbot.addWidget(panel)
+    panel.set_models([sd, flux], select="sd")
+    panel.scheduler_box.setCurrentText("DDIM")
+    assert panel.scheduler_box.isEnabled() and panel.scheduler_box.count() > 1
+
+    panel.select_model("flux")
+    box = panel.scheduler_box
+    assert [box.itemText(i) for i in range(box.count())] == ["Flow matching"]
+    assert not box.isEnabled() and "flow matching" in box.toolTip()
+    assert panel.request().scheduler == "Flow matching"
+    assert panel.request().problems() == []
+
+    panel.select_model("sd")  # back to the full list, at the model's default sampler
+    assert panel.scheduler_box.isEnabled() and panel.scheduler_box.count() > 1
+    assert panel.request().scheduler == "Euler"

@@ -13,6 +13,7 @@ from studio.engine.memory import MemoryOptions
 from studio.engine.models import ModelEntry, ModelRegistry
 from studio.engine.previews.previewer import PreviewSettings
 from studio.engine.request import GenerationRequest, check
+from studio.engine.schedulers import FLOW_MATCHING
 
 
 class _Stop(Exception):
@@ -65,9 +66,7 @@ class Engine:
         from studio.engine.loading import PipelineCache
 
         if self._cache is None:
-            self._cache = PipelineCache(
-                self._cache_size, memory=self.memory, consent=self.pickle_consent
-            )
+            self._cache = PipelineCache(self._cache_size, memory=self.memory, consent=self.pickle_consent)
 
     @property
     def device(self) -> str:
@@ -81,9 +80,7 @@ class Engine:
 
         return pick_dtype(self.device, self._dtype_choice)
 
-    def generate(
-        self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken | None = None
-    ) -> Outcome:
+    def generate(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken | None = None) -> Outcome:
         """Run `request`, emitting Started, a Step per denoising step, then the outcome.
 
         An invalid request raises InvalidRequest before anything starts; everything that
@@ -124,7 +121,7 @@ class Engine:
     def _run(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
         import torch
 
-        from studio.engine.families import unpack_latents
+        from studio.engine.families import is_flow_matching, unpack_latents
         from studio.engine.previews.x0 import X0Capture
         from studio.engine.scheduling import build_scheduler
 
@@ -169,7 +166,8 @@ class Engine:
             output_type="pil",
         )
         elapsed = time.perf_counter() - started
-        return Finished(request.replace(model=entry.id), list(result.images), elapsed, film)
+        used = FLOW_MATCHING.name if is_flow_matching(scheduler) else request.scheduler
+        return Finished(request.replace(model=entry.id, scheduler=used), list(result.images), elapsed, film)
 
     def noised(self, image: Any, model_id: str, fraction: float) -> Any:
         """`image` (PIL) noised to `fraction` of the model's schedule by its forward process,
@@ -191,9 +189,6 @@ class Engine:
         key = str(entry.path)
         cached = self._previewers.get(key)
         if cached is None or cached.settings != self.preview_settings:
-            cached = make_previewer(
-                entry.family, pipe, self.preview_settings, model_path=entry.path
-            )
+            cached = make_previewer(entry.family, pipe, self.preview_settings, model_path=entry.path)
             self._previewers[key] = cached
         return cached
-

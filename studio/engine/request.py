@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from studio.engine.schedulers import SCHEDULER_NAMES
+from studio.engine.schedulers import KNOWN_NAMES
 
 SEED_MAX = 2**32 - 1
 STEPS_RANGE = (1, 500)
@@ -55,8 +55,8 @@ class GenerationRequest:
             found.append(f"Guidance must be a number from {glo:g} to {ghi:g}, not {self.guidance!r}.")
         for name, value in (("Width", self.width), ("Height", self.height)):
             found.extend(_size_problems(name, value))
-        if self.scheduler not in SCHEDULER_NAMES:
-            known = ", ".join(SCHEDULER_NAMES)
+        if self.scheduler not in KNOWN_NAMES:
+            known = ", ".join(KNOWN_NAMES)
             found.append(f"Unknown scheduler {self.scheduler!r}. Choose one of: {known}.")
         blo, bhi = BATCH_RANGE
         if not _is_int(self.batch) or not blo <= self.batch <= bhi:

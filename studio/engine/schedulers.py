@@ -17,9 +17,7 @@ class SchedulerSpec:
 
 SCHEDULERS: tuple[SchedulerSpec, ...] = (
     SchedulerSpec("Euler", "EulerDiscreteScheduler", {}, "Euler", ("euler", "normal")),
-    SchedulerSpec(
-        "Euler a", "EulerAncestralDiscreteScheduler", {}, "Euler a", ("euler_ancestral", "normal")
-    ),
+    SchedulerSpec("Euler a", "EulerAncestralDiscreteScheduler", {}, "Euler a", ("euler_ancestral", "normal")),
     SchedulerSpec(
         "DPM++ 2M",
         "DPMSolverMultistepScheduler",
@@ -40,14 +38,24 @@ SCHEDULERS: tuple[SchedulerSpec, ...] = (
 )
 
 SCHEDULER_NAMES: tuple[str, ...] = tuple(s.name for s in SCHEDULERS)
-_BY_NAME = {s.name: s for s in SCHEDULERS}
+
+# SD3 and Flux are trained for flow matching and run only with their own sampler.
+FLOW_MATCHING = SchedulerSpec("Flow matching", "FlowMatchEulerDiscreteScheduler", {}, "Euler", ("euler", "simple"))
+FLOW_MATCHING_FAMILIES = frozenset({"SD3", "Flux"})
+KNOWN_NAMES: tuple[str, ...] = (*SCHEDULER_NAMES, FLOW_MATCHING.name)
+_BY_NAME = {s.name: s for s in (*SCHEDULERS, FLOW_MATCHING)}
+
+
+def names_for(family: str) -> tuple[str, ...]:
+    """The samplers a model of `family` can run with."""
+    return (FLOW_MATCHING.name,) if family in FLOW_MATCHING_FAMILIES else SCHEDULER_NAMES
 
 
 def spec(name: str) -> SchedulerSpec:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise KeyError(f"Unknown scheduler {name!r}; known: {', '.join(SCHEDULER_NAMES)}") from None
+        raise KeyError(f"Unknown scheduler {name!r}; known: {', '.join(KNOWN_NAMES)}") from None
 
 
 def from_sampler_name(sampler: str, schedule: str = "") -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.engine.schedulers import spec
+from studio.engine.schedulers import FLOW_MATCHING, spec
 
 
 def build_scheduler(name: str, config: Any) -> Any:
@@ -19,6 +19,11 @@ def build_scheduler(name: str, config: Any) -> Any:
         from studio.engine.families import flow_matching_scheduler
 
         return flow_matching_scheduler(config)  # flow-matching models need their own sampler
+    if name == FLOW_MATCHING.name:
+        raise ValueError(
+            "The flow-matching sampler works only with flow-matching models (SD3, Flux). "
+            "Choose another sampler for this model."
+        )
     s = spec(name)
     options = dict(s.options)
     if "clip_sample" not in config:

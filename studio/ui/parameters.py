@@ -27,7 +27,7 @@ from studio.engine.request import (
     STEPS_RANGE,
     GenerationRequest,
 )
-from studio.engine.schedulers import SCHEDULER_NAMES
+from studio.engine.schedulers import FLOW_MATCHING, KNOWN_NAMES, SCHEDULER_NAMES, names_for
 from studio.ui.theme import icon
 from studio.ui.tokens import TokenCounter
 from studio.ui.widgets import SeedSpinBox, SlidingSpinBox, plain_label, section_label
@@ -77,6 +77,7 @@ class ParametersPanel(QWidget):
         self._last_seed: int | None = None
         self._native_area = 512 * 512
         self._defaults_for: str | None = None  # the model whose defaults the controls took
+        self._chosen_sampler = FALLBACK_DEFAULTS["scheduler"]  # kept while a flow model is shown
         self._build()
         self._connect()
         self._update_problems()
@@ -118,6 +119,7 @@ class ParametersPanel(QWidget):
         self.aspect_box.setToolTip("Aspect ratio, at about the model's native pixel count")
         self.scheduler_box = QComboBox()
         self.scheduler_box.addItems(list(SCHEDULER_NAMES))
+        self.scheduler_box.setToolTip("The sampler that turns noise into the picture, step by step")
 
         self.seed_box = SeedSpinBox(SEED_MAX)
         self.random_button = QToolButton()
@@ -243,6 +245,7 @@ class ParametersPanel(QWidget):
         self.height_box.valueChanged.connect(self._on_size_typed)
         self.swap_button.clicked.connect(self._on_swap)
         self.aspect_box.activated.connect(self._on_aspect)
+        self.scheduler_box.currentTextChanged.connect(self._on_sampler_picked)
         self.random_button.toggled.connect(self._on_random_toggled)
         self.reuse_button.clicked.connect(self.reuse_last_seed)
 
@@ -313,6 +316,8 @@ class ParametersPanel(QWidget):
         if last.height is not None:
             self.height_box.setValue(last.height)
         if last.scheduler in SCHEDULER_NAMES:
+            self._chosen_sampler = last.scheduler
+        if last.scheduler in KNOWN_NAMES:
             self.scheduler_box.setCurrentText(last.scheduler)
         self.seed_box.setValue(min(max(last.seed, 0), SEED_MAX))
         self.random_button.setChecked(last.random_seed)
@@ -346,6 +351,7 @@ class ParametersPanel(QWidget):
             if entry.id != self._defaults_for:
                 self._apply_defaults(entry)
                 self._defaults_for = entry.id
+            self._offer_samplers(names_for(entry.family))
             self.model_note.setText(self._describe(entry))
             self.model_note.setToolTip(str(entry.path))
             # the tokenizer loads once the event loop is free, not while the window opens
@@ -357,6 +363,25 @@ class ParametersPanel(QWidget):
             )
         self.model_changed.emit(entry)
         self._on_value_changed()
+
+    def _offer_samplers(self, names: tuple[str, ...]) -> None:
+        """Offer only the samplers the model can run; a flow-matching model has one of its own."""
+        box = self.scheduler_box
+        if tuple(box.itemText(i) for i in range(box.count())) == names:
+            return
+        box.blockSignals(True)
+        box.clear()
+        box.addItems(list(names))
+        if self._chosen_sampler in names:
+            box.setCurrentText(self._chosen_sampler)
+        box.blockSignals(False)
+        flow = names == (FLOW_MATCHING.name,)
+        box.setEnabled(not flow)
+        box.setToolTip(
+            "This model was trained for flow matching and always uses its own sampler."
+            if flow
+            else "The sampler that turns noise into the picture, step by step"
+        )
 
     def _describe(self, entry: ModelEntry) -> str:
         if entry.bundled:
@@ -377,7 +402,8 @@ class ParametersPanel(QWidget):
         except (TypeError, ValueError):
             pass  # a model with odd defaults keeps the current values
         if defaults.get("scheduler") in SCHEDULER_NAMES:
-            self.scheduler_box.setCurrentText(str(defaults["scheduler"]))
+            self._chosen_sampler = str(defaults["scheduler"])
+            self.scheduler_box.setCurrentText(self._chosen_sampler)
         self._native_area = int(defaults.get("width", 512)) * int(defaults.get("height", 512))
 
     @Slot()
@@ -457,6 +483,11 @@ class ParametersPanel(QWidget):
         with QSignalBlocker(self.aspect_box):
             self.width_box.setValue(width)
             self.height_box.setValue(height)
+
+    @Slot(str)
+    def _on_sampler_picked(self, name: str) -> None:
+        if name in SCHEDULER_NAMES:
+            self._chosen_sampler = name
 
     @Slot(bool)
     def _on_random_toggled(self, random: bool) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.engine.request import DEFAULT_MODEL, GenerationRequest
-from studio.engine.schedulers import SCHEDULER_NAMES, from_sampler_name
+from studio.engine.schedulers import KNOWN_NAMES, from_sampler_name
 
 
 @dataclass
@@ -89,7 +89,7 @@ class ImageMetadata:
                 values[name] = value
         if self.guidance is not None:
             values["guidance"] = self.guidance
-        if self.scheduler in SCHEDULER_NAMES:
+        if self.scheduler in KNOWN_NAMES:
             values["scheduler"] = self.scheduler
         values["model"] = self.model if keep_model and self.model else DEFAULT_MODEL
         request = GenerationRequest(**values)
