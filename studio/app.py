@@ -25,7 +25,11 @@ SCREENSHOT_TIMEOUT_S = 600
 
 
 def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> Any:
-    """Build the engine; called on the worker thread, so torch loads there."""
+    """Build the engine; called on the worker thread, so torch loads there.
+
+    The engine shares the registry's pickle consent, which is kept in the config folder:
+    what the person allowed survives a restart, and the models page sees the same store.
+    """
     from studio.engine.engine import Engine
     from studio.engine.previews.previewer import PreviewSettings
 
@@ -36,7 +40,7 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
         enabled=chosen.enabled if chosen else True,
         cache_dir=registry.paths.cache_dir,
     )
-    return Engine(registry, previews=previews)
+    return Engine(registry, previews=previews, pickle_consent=registry.pickle_consent)
 
 
 def save_to_gallery(gallery_dir: Path, image: Any, request: GenerationRequest, film: list[Any]) -> Path:
@@ -68,6 +72,7 @@ def build(
 
     from studio.ui.controller import GenerationController
     from studio.ui.main_window import MainWindow
+    from studio.ui.pickle_consent import PickleConsentFlow
     from studio.ui.theme import apply_theme
 
     paths = paths or StudioPaths.default()
@@ -90,6 +95,8 @@ def build(
     app.aboutToQuit.connect(controller.shutdown)
     saver = partial(_save, paths.settings_file) if persist else None
     window = MainWindow(controller, registry, paths, settings, saver)
+    # a run refused for a pickle file asks the person, over the window, and runs again if allowed
+    PickleConsentFlow(controller, registry.pickle_consent, window)
     if loaded.notes:
         window.statusBar().showMessage(loaded.notes[0], 10000)
     return Studio(app, window, controller, settings, paths)

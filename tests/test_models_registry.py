@@ -255,3 +255,70 @@ def test_variant_only_weights_load_when_the_variant_is_named(
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     assert pipe.unet is not None
+
+
+class _RunsCode:
+    """Unpickling this writes a file: listing must never unpickle."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_pickle_checkpoints_are_listed_without_being_opened(
+    registry: ModelRegistry, studio_paths: StudioPaths, tmp_path: Path
+) -> None:
+    import pickle
+
+    from studio.engine.checkpoints import PickleConsent
+
+    marker = tmp_path / "code-ran.txt"
+    models = studio_paths.models_dir
+    models.mkdir(parents=True)
+    code = models / "anime-v3.ckpt"
+    code.write_bytes(pickle.dumps({"state_dict": {"x": _RunsCode(marker)}}))
+    garbage = models / "garbage.pt"
+    garbage.write_bytes(b"\x80\x05 this would not unpickle")
+    sidecar = models / "anime-v3.config"  # the checkpoint's own configs, not a model
+    sidecar.mkdir()
+    (sidecar / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    added = tmp_path / "elsewhere"
+    added.mkdir()
+    (added / "old-model.BIN").write_bytes(b"not a pickle either")
+    registry.add_folder(added)
+
+    by_path = {e.path: e for e in registry.entries()}
+    assert not marker.exists()
+    assert sidecar not in by_path
+    for path, source in ((code, MODELS_FOLDER), (garbage, MODELS_FOLDER),
+                         (added / "old-model.BIN", ADDED)):
+        entry = by_path[path]
+        assert entry.is_pickle and entry.is_file and entry.source == source
+        assert entry.family == "unknown" and entry.precision == ""
+        assert "needs your permission to open" in entry.description
+        assert entry.problem == ""  # loadable once allowed
+        assert entry.size_bytes == path.stat().st_size
+    assert registry.resolve(str(code)) == by_path[code]
+    assert registry.resolve("anime-v3") == by_path[code]
+    assert not marker.exists()
+    # the registry's consent store is the one file the app keeps in its config folder
+    assert registry.pickle_consent_file.parent == studio_paths.config_dir
+    assert not registry.pickle_consent.allows(code)
+    registry.pickle_consent.allow(code)
+    assert PickleConsent(registry.pickle_consent_file).allows(code)
+    assert ModelRegistry(studio_paths).pickle_consent.allows(code)
+    assert not marker.exists()
+
+
+def test_safetensors_entries_are_not_marked_pickle(
+    registry: ModelRegistry, studio_paths: StudioPaths
+) -> None:
+    from safetensors.numpy import save_file
+
+    studio_paths.models_dir.mkdir(parents=True)
+    file = studio_paths.models_dir / "x.safetensors"
+    save_file({"odd.weight": np.zeros((4, 4), np.float16)}, str(file))
+    entry = next(e for e in registry.entries() if e.path == file)
+    assert not entry.is_pickle and entry.description == ""

@@ -196,3 +196,62 @@ def test_progress_reads_as_words() -> None:
     assert text == "1.5 MB of 6.0 MB · 500.0 KB/s · 9 s left · file 3 of 7"
     done = describe_progress(DownloadProgress(6_000_000, 6_000_000, 0.0, 0.0, "a", 7, 7))
     assert done == "6.0 MB of 6.0 MB · file 7 of 7"
+
+
+def _answer_consent_with(button: str) -> list[str]:
+    """Answer the next pickle question (a modal box) with `button`; returns its text once shown."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    seen: list[str] = []
+
+    def poll() -> None:
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QMessageBox) and widget.objectName() == "PickleConsentBox" \
+                    and widget.isVisible():
+                assert widget.textFormat() == Qt.TextFormat.PlainText
+                seen.append(widget.text())
+                next(b for b in widget.buttons() if b.text().replace("&", "") == button).click()
+                return
+        QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(20, poll)
+    return seen
+
+
+@offscreen_message_box
+def test_a_pickle_entry_is_marked_and_can_be_allowed_up_front(
+    qtbot, studio_paths: StudioPaths  # type: ignore[no-untyped-def]
+) -> None:
+    from studio.ui.pickle_consent import consent_question
+
+    studio_paths.models_dir.mkdir(parents=True)
+    file = studio_paths.models_dir / "dreamy-mix.ckpt"
+    file.write_bytes(b"\x80\x05 not even a whole pickle")  # listing must not read it
+    page = ModelsDialog(ModelRegistry(studio_paths, hf_cache=studio_paths.cache_dir / "hf"))
+    qtbot.addWidget(page)
+    row = next(i for i, r in enumerate(_rows(page)) if r["Name"] == "dreamy-mix")
+    assert _rows(page)[row]["Family"] == "unknown (pickle)"
+    assert _rows(page)[row]["Source"] == MODELS_FOLDER
+    name = page.table.item(row, 0)
+    assert not name.icon().isNull()  # the warning marker
+    assert "needs your permission to open" in name.toolTip()
+    assert not page.allow_button.isEnabled()  # nothing selected yet
+
+    page.select(str(file))
+    assert page.allow_button.isEnabled()
+    assert "needs your permission to open" in page.detail.text()
+    asked = _answer_consent_with("Cancel")
+    qtbot.mouseClick(page.allow_button, Qt.MouseButton.LeftButton)
+    assert asked == [consent_question(file)]  # the same question the window asks
+    assert not page.registry.pickle_consent.allows(file)
+    assert not page.registry.pickle_consent_file.exists()
+
+    asked = _answer_consent_with("Allow")
+    qtbot.mouseClick(page.allow_button, Qt.MouseButton.LeftButton)
+    assert len(asked) == 1
+    assert ModelRegistry(studio_paths).pickle_consent.allows(file)  # kept on disk
+    assert page.selected_entry() is not None and page.selected_entry().path == file
+    assert page.table.item(row, 0).icon().isNull()
+    assert not page.allow_button.isEnabled()
+    assert "you allowed this file" in page.detail.text()

@@ -2,7 +2,8 @@
 Hugging Face cache other tools share, and folders the person added.
 
 Torch-free and cheap: it reads small JSON files and safetensors headers only, so the UI
-can list models before torch loads.
+can list models before torch loads. Pickle checkpoints are listed by name and size only:
+reading anything more would mean unpickling them, which needs the person's consent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.config.paths import StudioPaths, bundled_models_dir
+from studio.engine.checkpoints import (
+    CHECKPOINT_SUFFIXES,
+    PickleConsent,
+    describe_checkpoint,
+)
 from studio.engine.errors import ModelError
 from studio.engine.hub_cache import hub_cache_dir, repo_folder, repo_id_of, snapshots
 from studio.engine.model_files import (
@@ -24,6 +30,7 @@ from studio.engine.model_files import read_json_object as _read_json
 from studio.engine.model_sources import SOURCES_FILE, ModelSources
 
 STUDIO_MODEL_FILE = "studio.json"  # optional: name, description and defaults of a model folder
+PICKLE_CONSENT_FILE = "pickle-consent.json"  # the pickle files the person allowed
 
 FAMILY_BY_PIPELINE = {
     "StableDiffusionXLPipeline": "SDXL",
@@ -39,7 +46,12 @@ HF_CACHE = "Hugging Face cache"
 DOWNLOADED = "downloaded"
 ADDED = "added folder"
 
-_WEIGHT_SUFFIXES = (".safetensors",)
+_WEIGHT_SUFFIXES = CHECKPOINT_SUFFIXES
+_SIDECAR_SUFFIX = ".config"  # `model.config/` next to `model.ckpt` holds configs, not a model
+PICKLE_NOTE = (
+    "Pickle checkpoint: needs your permission to open. Pickle files can run code when they "
+    "are opened; allow only files from sources you trust. Its family shows once it is loaded."
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class ModelEntry:
     repo_id: str = ""  # for Hugging Face cache entries
     owned: bool = False  # Studio's own files: removing may move them to the trash
     problem: str = ""  # why it cannot load, for a file Studio recognised but cannot run
+    is_pickle: bool = False  # a .ckpt/.pt/.pth/.bin file: opens only with the person's consent
 
     @property
     def display_name(self) -> str:
@@ -65,7 +78,7 @@ class ModelEntry:
 
     @property
     def is_file(self) -> bool:
-        return self.path.suffix.lower() == ".safetensors"
+        return self.path.suffix.lower() in CHECKPOINT_SUFFIXES
 
 
 class ModelRegistry:
@@ -77,11 +90,14 @@ class ModelRegistry:
         extra_dirs: tuple[Path, ...] = (),
         *,
         hf_cache: Path | None = None,
+        pickle_consent: PickleConsent | None = None,
     ) -> None:
         self._paths = paths
         self._extra_dirs = extra_dirs
         self._hf_cache = hf_cache
         self._details: dict[tuple[str, int], tuple[int, str]] = {}
+        # One consent store per app, shared by the engine and the models page.
+        self.pickle_consent = pickle_consent or PickleConsent(store=self.pickle_consent_file)
 
     @property
     def paths(self) -> StudioPaths:
@@ -90,6 +106,10 @@ class ModelRegistry:
     @property
     def sources_file(self) -> Path:
         return self._paths.config_dir / SOURCES_FILE
+
+    @property
+    def pickle_consent_file(self) -> Path:
+        return self._paths.config_dir / PICKLE_CONSENT_FILE
 
     @property
     def hf_cache(self) -> Path:
@@ -162,7 +182,7 @@ class ModelRegistry:
             if not brought:
                 raise ModelError(
                     f"{folder} holds no model: Studio looks for a diffusers folder (with "
-                    "model_index.json) or .safetensors checkpoints, in it or one level down."
+                    "model_index.json) or checkpoint files (.safetensors, .ckpt) in it."
                 )
         sources = self.sources()
         if str(folder) not in sources.folders:
@@ -284,24 +304,21 @@ def describe(
 
 
 def describe_file(path: Path, *, source: str = "", owned: bool = False) -> ModelEntry:
-    """A ModelEntry for a single-file .safetensors checkpoint, from its header."""
-    family, precision, problem, defaults = "unknown", "", "", {}
+    """A ModelEntry for a single-file checkpoint, from its header; a pickle file is never
+    opened here, so its family stays unknown until it loads with consent."""
+    family, precision, problem, defaults, is_pickle = "unknown", "", "", {}, False
     try:
-        from studio.engine.checkpoints import describe_checkpoint
-    except ImportError:  # single-file support not installed: list the file, unrecognised
-        pass
+        info = describe_checkpoint(path)
+    except ModelError as error:
+        problem = str(error)
     else:
-        try:
-            info = describe_checkpoint(path)
-        except ModelError as error:
-            problem = str(error)
-        else:
-            family, precision, problem = info.family, info.precision, info.problem
-            defaults = dict(info.defaults)
+        family, precision, problem = info.family, info.precision, info.problem
+        defaults, is_pickle = dict(info.defaults), info.is_pickle
     return ModelEntry(
         id=str(path), name=path.stem, path=path, family=family, defaults=defaults,
-        source=source, size_bytes=_file_size(path), precision=precision, owned=owned,
-        problem=problem,
+        description=PICKLE_NOTE if is_pickle else "", source=source,
+        size_bytes=_file_size(path), precision="" if is_pickle else precision, owned=owned,
+        problem=problem, is_pickle=is_pickle,
     )
 
 
@@ -325,7 +342,17 @@ def _token_limit(folder: Path) -> int | None:
 def _model_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / "model_index.json").is_file())
+    return sorted(
+        p for p in root.iterdir() if (p / "model_index.json").is_file() and not _is_sidecar(p)
+    )
+
+
+def _is_sidecar(folder: Path) -> bool:
+    """The config folder of a checkpoint beside it: part of that checkpoint, not a model."""
+    if not folder.name.endswith(_SIDECAR_SUFFIX):
+        return False
+    stem = folder.name[: -len(_SIDECAR_SUFFIX)]
+    return any((folder.parent / (stem + suffix)).is_file() for suffix in CHECKPOINT_SUFFIXES)
 
 
 def _checkpoint_files(root: Path) -> list[Path]:

@@ -35,6 +35,8 @@ class GenerationController(QObject):
         save_failed(str): an image could not be saved.
         cancelled(object, int): request, steps done.
         failed(object, str, str): request, message, details.
+        pickle_refused(object, str): after `failed`: the request needs consent to open this
+            pickle file; resubmit the request once the person allows it.
         noised(str, float, object): path, fraction, HxWx3 uint8 of the image noised that far.
         noise_failed(str): the noise view could not be made; the message says why.
     """
@@ -51,6 +53,7 @@ class GenerationController(QObject):
     save_failed = Signal(str)
     cancelled = Signal(object, int)
     failed = Signal(object, str, str)
+    pickle_refused = Signal(object, str)
     noised = Signal(str, float, object)
     noise_failed = Signal(str)
     noise_requested = Signal(str, float)
@@ -82,6 +85,7 @@ class GenerationController(QObject):
         w.save_failed.connect(self.save_failed, queued)
         w.cancelled.connect(self.cancelled, queued)
         w.failed.connect(self.failed, queued)
+        w.pickle_refused.connect(self.pickle_refused, queued)
         w.idle.connect(self._on_worker_idle, queued)
         self.noise_requested.connect(w.noise, queued)
         w.noised.connect(self.noised, queued)

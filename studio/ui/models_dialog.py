@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -29,9 +30,14 @@ from studio.engine.errors import ModelError
 from studio.engine.hub import DownloadPlan, DownloadProgress, format_bytes
 from studio.engine.models import ModelEntry, ModelRegistry
 from studio.ui.download_worker import DownloadWorker, describe_progress
+from studio.ui.pickle_consent import ask_pickle_consent
 from studio.ui.widgets import plain_label, plain_tooltip
 
 COLUMNS = ("Name", "Family", "Size", "Precision", "Source")
+PICKLE_ALLOWED_NOTE = (
+    "Pickle checkpoint: you allowed this file. Studio opens it in weights-only mode; if the "
+    "file changes, Studio asks again."
+)
 
 
 class ModelsDialog(QDialog):
@@ -73,9 +79,11 @@ class ModelsDialog(QDialog):
         self.add_button = QPushButton("Add folder…")
         self.remove_button = QPushButton("Remove from list")
         self.trash_button = QPushButton("Move to trash…")
+        self.allow_button = QPushButton("Allow…")
+        self.allow_button.setToolTip("Allow Studio to open this pickle checkpoint")
         self.refresh_button = QPushButton("Refresh")
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.remove_button, self.trash_button):
+        for button in (self.add_button, self.remove_button, self.trash_button, self.allow_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.refresh_button)
@@ -108,6 +116,7 @@ class ModelsDialog(QDialog):
         self.add_button.clicked.connect(self._on_add_clicked)
         self.remove_button.clicked.connect(self._on_remove_clicked)
         self.trash_button.clicked.connect(self._on_trash_clicked)
+        self.allow_button.clicked.connect(self._on_allow_clicked)
         self.refresh_button.clicked.connect(self.refresh)
         self.download_button.clicked.connect(self._on_download_clicked)
         self.repo_edit.returnPressed.connect(self._on_download_clicked)
@@ -131,10 +140,11 @@ class ModelsDialog(QDialog):
         selected = self.selected_entry()
         self._entries = self.registry.entries()
         self.table.setRowCount(len(self._entries))
+        warning = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         for row, entry in enumerate(self._entries):
             cells = (
                 entry.display_name,
-                entry.family,
+                f"{entry.family} (pickle)" if entry.is_pickle else entry.family,
                 format_bytes(entry.size_bytes) if entry.size_bytes else "",
                 entry.precision or "unknown",
                 entry.source,
@@ -142,7 +152,9 @@ class ModelsDialog(QDialog):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 0:
-                    item.setToolTip(plain_tooltip(str(entry.path)))
+                    item.setToolTip(plain_tooltip("\n".join(self._describe(entry))))
+                    if entry.is_pickle and not self._allowed(entry):
+                        item.setIcon(warning)
                 self.table.setItem(row, column, item)
             if selected is not None and entry.id == selected.id:
                 self.table.selectRow(row)
@@ -166,13 +178,42 @@ class ModelsDialog(QDialog):
         entry = self.selected_entry()
         self.remove_button.setEnabled(entry is not None and not entry.bundled)
         self.trash_button.setEnabled(entry is not None and entry.owned)
-        if entry is None:
-            self.detail.setText("")
-            return
+        self.allow_button.setEnabled(
+            entry is not None and entry.is_pickle and not self._allowed(entry)
+        )
+        self.detail.setText("\n".join(self._describe(entry)) if entry is not None else "")
+
+    def _describe(self, entry: ModelEntry) -> list[str]:
         lines = [str(entry.path)]
+        if entry.is_pickle:
+            lines.append(PICKLE_ALLOWED_NOTE if self._allowed(entry) else entry.description)
         if entry.problem:
             lines.append(entry.problem)
-        self.detail.setText("\n".join(lines))
+        return lines
+
+    def _allowed(self, entry: ModelEntry) -> bool:
+        return entry.is_pickle and self.registry.pickle_consent.allows(entry.path)
+
+    # Pickle consent
+
+    @Slot()
+    def _on_allow_clicked(self) -> None:
+        entry = self.selected_entry()
+        if entry is None or not entry.is_pickle:
+            return
+        self.allow(entry)
+
+    def allow(self, entry: ModelEntry) -> bool:
+        """Ask whether the pickle file may be opened; record a yes. True when allowed."""
+        if not ask_pickle_consent(self, entry.path, allow_text="Allow"):
+            return False
+        try:
+            self.registry.pickle_consent.allow(entry.path)
+        except OSError as error:
+            self._show_message("Cannot allow this file", f"{entry.path}: {error}")
+            return False
+        self.refresh()
+        return True
 
     # Adding and removing
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from studio.engine.cancel import CancelToken
+from studio.engine.checkpoints import PICKLE_SUFFIXES
 from studio.engine.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
 from studio.engine.request import GenerationRequest
 
@@ -65,6 +66,8 @@ class GenerationWorker(QObject):
         save_failed(str): an image could not be written; the message says why.
         cancelled(object, int): request, steps done.
         failed(object, str, str): request, message for a person, details.
+        pickle_refused(object, str): after `failed`: the run needs consent to open this
+            pickle file (request, path); ask the person on the GUI thread.
         idle(): the current request is done, whatever its outcome.
     """
 
@@ -78,6 +81,7 @@ class GenerationWorker(QObject):
     save_failed = Signal(str)
     cancelled = Signal(object, int)
     failed = Signal(object, str, str)
+    pickle_refused = Signal(object, str)
     idle = Signal()
     noised = Signal(str, float, object)
     noise_failed = Signal(str)
@@ -158,6 +162,27 @@ class GenerationWorker(QObject):
                 self.cancelled.emit(done, steps)
             case Failed(request=done, message=message, details=details):
                 self.failed.emit(done, message, details)
+                refused = self._refused_pickle(done)
+                if refused is not None:
+                    self.pickle_refused.emit(done, str(refused))
+
+    def _refused_pickle(self, request: GenerationRequest) -> Path | None:
+        """The pickle file a failed run was refused for, else None.
+
+        The engine opens a pickle only when its consent allows the file, so a failed run on
+        a pickle the consent does not allow is exactly a refusal.
+        """
+        registry = getattr(self._engine, "registry", None)
+        if registry is None:
+            return None
+        try:
+            path = Path(registry.resolve(request.model).path)
+        except Exception:
+            return None
+        if path.suffix.lower() not in PICKLE_SUFFIXES or not path.is_file():
+            return None
+        consent = getattr(self._engine, "pickle_consent", None)
+        return None if consent is not None and consent.allows(path) else path
 
     def _on_event(self, event: Event) -> None:
         match event:
