@@ -45,7 +45,7 @@ class LinearDecoder:
     bias: np.ndarray  # 3
     fit_psnr: float | None = None  # dB against the VAE's decode of held-out pictures, when fitted
     name: str = "linear"
-    _on_device: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict, repr=False)
+    _on_device: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def render(self, latents: Any) -> Any:
         """HxWx3 uint8 tensor on the latent's device, from one CxHxW latent.
@@ -54,16 +54,17 @@ class LinearDecoder:
         """
         import torch
 
-        key = (str(latents.device), str(latents.dtype))
+        # fp32 even for half-precision latents: bf16 rounds values near 255 by several levels.
+        key = str(latents.device)
         if key not in self._on_device:
             self._on_device[key] = (
-                torch.as_tensor(self.matrix * 127.5, dtype=latents.dtype, device=latents.device),
-                torch.as_tensor((self.bias + 1) * 127.5, dtype=latents.dtype, device=latents.device),
+                torch.as_tensor(self.matrix * 127.5, dtype=torch.float32, device=latents.device),
+                torch.as_tensor((self.bias + 1) * 127.5, dtype=torch.float32, device=latents.device),
             )
         m, b = self._on_device[key]
         channels, height, width = latents.shape
         with torch.no_grad():
-            rgb = torch.addmm(b, latents.reshape(channels, -1).t(), m)  # (H*W) x 3
+            rgb = torch.addmm(b, latents.reshape(channels, -1).t().float(), m)  # (H*W) x 3
             return rgb.clamp_(0, 255).to(torch.uint8).reshape(height, width, 3)
 
     def decode(self, latents: Any) -> np.ndarray:
