@@ -174,3 +174,20 @@ def test_missing_model_folder(engine: Engine, tmp_path: Path) -> None:
 def test_pipelines_are_cached(engine: Engine, tiny_sd_model: Path) -> None:
     entry = engine.registry.resolve(str(tiny_sd_model))
     assert engine.pipeline_for(entry) is engine.pipeline_for(entry)
+
+
+def test_starting_noise_is_drawn_in_fp32_whatever_the_model_dtype(tiny_sd_model: Path, tmp_path: Path) -> None:
+    import torch
+
+    from studio.engine.families import initial_noise
+
+    noise = {}
+    for dtype in ("fp32", "bf16"):
+        engine = Engine(ModelRegistry(StudioPaths.under(tmp_path / dtype)), device="cpu", dtype=dtype)
+        pipe = engine.pipeline_for(engine.registry.resolve(str(tiny_sd_model)))
+        noise[dtype] = initial_noise(pipe, [11, 12], 64, 32)
+        assert noise[dtype].dtype == pipe.unet.dtype
+    f = pipe.vae_scale_factor
+    alone = torch.randn((1, noise["fp32"].shape[1], 64 // f, 32 // f), generator=torch.Generator().manual_seed(12))
+    assert torch.equal(noise["fp32"][1:], alone)  # one seed per image, as a batch of one draws it
+    assert torch.equal(noise["bf16"], noise["fp32"].to(torch.bfloat16))

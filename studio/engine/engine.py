@@ -121,7 +121,7 @@ class Engine:
     def _run(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
         import torch
 
-        from studio.engine.families import is_flow_matching, unpack_latents
+        from studio.engine.families import initial_noise, is_flow_matching, unpack_latents
         from studio.engine.previews.x0 import X0Capture
         from studio.engine.scheduling import build_scheduler
 
@@ -162,6 +162,7 @@ class Engine:
             height=request.height,
             num_images_per_prompt=request.batch,
             generator=[torch.Generator("cpu").manual_seed(s) for s in seeds if s is not None],
+            latents=initial_noise(pipe, [s for s in seeds if s is not None], request.height, request.width),
             callback_on_step_end=on_step_end,
             output_type="pil",
         )

@@ -54,3 +54,21 @@ def flow_matching_scheduler(base_config: Any) -> Any:
 
     cls = getattr(diffusers, str(base_config["_class_name"]))
     return cls.from_config(base_config)
+
+
+def initial_noise(pipe: Any, seeds: list[int], height: int, width: int) -> Any:
+    """The starting latents of a UNet pipeline, drawn in fp32 on the CPU, one seed per image.
+
+    Drawing them in the model's own dtype gives a different picture for the same seed in fp16
+    or bf16 (half-precision sampling differs between torch builds), so a seed would not mean
+    one picture across devices. None for pipelines whose latents are laid out otherwise.
+    """
+    import torch
+
+    unet = getattr(pipe, "unet", None)
+    scale = getattr(pipe, "vae_scale_factor", None)
+    if unet is None or not scale:
+        return None
+    shape = (1, int(unet.config.in_channels), height // int(scale), width // int(scale))
+    noise = [torch.randn(shape, generator=torch.Generator("cpu").manual_seed(s), dtype=torch.float32) for s in seeds]
+    return torch.cat(noise).to(device=pipe._execution_device, dtype=unet.dtype)
