@@ -125,3 +125,30 @@ def harmonics(mask: np.ndarray, bins: int = 72) -> np.ndarray:
     prof[empty] = np.interp(np.nonzero(empty)[0], np.nonzero(~empty)[0], prof[~empty])
     spec = np.abs(np.fft.rfft(prof)) / (bins * prof.mean())
     return spec[3:6]
+
+
+_MID = (shapes.SIZE - 1) / 2
+
+
+def layout_matches(mask: np.ndarray, size: str | None, position: str | None) -> bool:
+    """Whether the shape's extent and centre fit the caption's size and position words.
+
+    A small shape spans a radius of at most 11 pixels and a large one at least 14; a shape
+    at the left has its centre left of the middle and about level with it, and so on.
+    """
+    if not mask.any():
+        return False
+    ys, xs = np.nonzero(mask)
+    half_extent = max(xs.max() - xs.min(), ys.max() - ys.min()) / 2
+    if (size == "small" and half_extent > 12.5) or (size == "large" and half_extent < 12.5):
+        return False
+    cx, cy = xs.mean(), ys.mean()
+    off_x, off_y = cx - _MID, cy - _MID
+    near = {
+        "left": off_x < -3 and abs(off_y) < 8,
+        "right": off_x > 3 and abs(off_y) < 8,
+        "top": off_y < -3 and abs(off_x) < 8,
+        "bottom": off_y > 3 and abs(off_x) < 8,
+        "center": abs(off_x) < 6 and abs(off_y) < 6,
+    }
+    return position is None or near[position]

@@ -29,6 +29,7 @@ class Score:
     color: float
     shape: float
     all_right: float
+    layout: float = float("nan")  # size and position words obeyed, over the prompts that have them
 
     @property
     def mean(self) -> float:
@@ -37,7 +38,7 @@ class Score:
     def line(self) -> str:
         return (
             f"n={self.n:3d}  background {self.background:5.1%}  shape color {self.color:5.1%}"
-            f"  shape {self.shape:5.1%}  all three {self.all_right:5.1%}"
+            f"  shape {self.shape:5.1%}  all three {self.all_right:5.1%}  size/position {self.layout:5.1%}"
         )
 
 
@@ -52,6 +53,11 @@ def prompts(held_out: bool, n: int, seed: int) -> list[shapes.Labels]:
         position = rng.choice((None, None, None, None, *shapes.POSITIONS))
         out.append(shapes.Labels(shape, color, background, size, position))
     return out
+
+
+def ci_prompts() -> tuple[list[shapes.Labels], list[shapes.Labels]]:
+    """What CI scores: 16 seen prompts, and every held-out combination twice."""
+    return prompts(False, 16, 1), prompts(True, 2 * len(shapes.HELD_OUT), 1)
 
 
 def load(folder: Path, device: str = "cpu") -> StableDiffusionPipeline:
@@ -88,12 +94,16 @@ def score(pipe: StableDiffusionPipeline, labels: list[shapes.Labels], guidance: 
     texts = [shapes.caption(lab) for lab in labels]
     images = generate(pipe, texts, [seed * 100_000 + i for i in range(len(texts))], guidance)
     bg = col = shp = both = 0
+    placed: list[bool] = []
     for lab, img in zip(labels, images, strict=True):
         r = classify.read(img)
         b, c, s = r.background == lab.background, r.color == lab.color, r.shape == lab.shape
         bg, col, shp, both = bg + b, col + c, shp + s, both + (b and c and s)
+        if lab.size or lab.position:
+            placed.append(classify.layout_matches(r.mask, lab.size, lab.position))
     n = len(labels)
-    return Score(n, bg / n, col / n, shp / n, both / n)
+    layout = sum(placed) / len(placed) if placed else float("nan")
+    return Score(n, bg / n, col / n, shp / n, both / n, layout)
 
 
 def default_guidance(folder: Path) -> float:
@@ -102,10 +112,10 @@ def default_guidance(folder: Path) -> float:
 
 
 def quick_report(folder: Path) -> dict[str, Score]:
-    """The CI subset: 16 seen + 16 held-out prompts, at the default guidance and at 1."""
+    """The CI subset: 16 seen + 44 held-out prompts, at the default guidance and at 1."""
     pipe = load(folder)
     g = default_guidance(folder)
-    seen, held = prompts(False, 16, 1), prompts(True, 16, 1)
+    seen, held = ci_prompts()
     res = {
         "seen": score(pipe, seen, g),
         "held_out": score(pipe, held, g),
