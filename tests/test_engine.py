@@ -191,3 +191,21 @@ def test_starting_noise_is_drawn_in_fp32_whatever_the_model_dtype(tiny_sd_model:
     alone = torch.randn((1, noise["fp32"].shape[1], 64 // f, 32 // f), generator=torch.Generator().manual_seed(12))
     assert torch.equal(noise["fp32"][1:], alone)  # one seed per image, as a batch of one draws it
     assert torch.equal(noise["bf16"], noise["fp32"].to(torch.bfloat16))
+
+
+def test_a_repeated_prompt_reuses_its_embeddings_with_the_same_pixels(tiny_sd_model: Path, tmp_path: Path) -> None:
+    from studio.engine.prompts import prompt_arguments
+
+    engine = Engine(ModelRegistry(StudioPaths.under(tmp_path)), device="cpu")
+    first = engine.generate(_request(tiny_sd_model, guidance=5.0), lambda _e: None)
+    pipe = engine.pipeline_for(engine.registry.resolve(str(tiny_sd_model)))
+    kept = prompt_arguments(pipe, "a red circle", "", True)
+    assert kept is prompt_arguments(pipe, "a red circle", "", True)  # from the cache, not re-encoded
+    again = engine.generate(_request(tiny_sd_model, guidance=5.0), lambda _e: None)
+    other = engine.generate(_request(tiny_sd_model, guidance=5.0, prompt="a blue square"), lambda _e: None)
+    assert isinstance(first, Finished) and isinstance(again, Finished) and isinstance(other, Finished)
+    assert np.array_equal(np.asarray(first.images[0]), np.asarray(again.images[0]))
+    assert not np.array_equal(np.asarray(first.images[0]), np.asarray(other.images[0]))
+    for i in range(20):
+        prompt_arguments(pipe, f"prompt {i}", "", True)
+    assert len(pipe._studio_prompt_embeddings) == 8

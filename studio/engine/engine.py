@@ -12,6 +12,7 @@ from studio.engine.events import Cancelled, EventSink, Failed, Finished, Outcome
 from studio.engine.memory import MemoryOptions
 from studio.engine.models import ModelEntry, ModelRegistry
 from studio.engine.previews.previewer import PreviewSettings
+from studio.engine.prompts import prompt_arguments
 from studio.engine.request import GenerationRequest, check
 from studio.engine.schedulers import FLOW_MATCHING
 
@@ -154,8 +155,7 @@ class Engine:
             return {}
 
         result = pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
+            **prompt_arguments(pipe, request.prompt, request.negative_prompt, request.guidance > 1),
             num_inference_steps=request.steps,
             guidance_scale=request.guidance,
             width=request.width,

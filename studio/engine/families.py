@@ -71,4 +71,4 @@ def initial_noise(pipe: Any, seeds: list[int], height: int, width: int) -> Any:
         return None
     shape = (1, int(unet.config.in_channels), height // int(scale), width // int(scale))
     noise = [torch.randn(shape, generator=torch.Generator("cpu").manual_seed(s), dtype=torch.float32) for s in seeds]
-    return torch.cat(noise).to(device=pipe._execution_device, dtype=unet.dtype)
+    return torch.cat(noise).to(dtype=unet.dtype)  # the pipeline moves it to its device
