@@ -15,7 +15,7 @@ from studio.config.paths import StudioPaths
 from studio.engine.checkpoints import PickleConsent
 from studio.engine.models import ModelRegistry
 from studio.ui.pickle_consent import ALLOW_AND_GENERATE, TITLE, ask_pickle_consent
-from tests.ui_helpers import OFFSCREEN_NOISE, STEP_TIMEOUT_MS, set_small_run
+from tests.ui_helpers import OFFSCREEN_NOISE, STEP_TIMEOUT_MS, open_window, set_small_run
 
 pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 
@@ -79,22 +79,6 @@ def _put_in_models_folder(paths: StudioPaths, checkpoint: Path) -> Path:
     return Path(shutil.copy2(checkpoint, paths.models_dir / checkpoint.name))
 
 
-def _open_window(qtbot: Any, paths: StudioPaths) -> Any:
-    """The app as `studio` builds it, with make_engine and its persistent consent store."""
-    from studio.app import build
-
-    studio = build(paths, persist=False)
-    window = studio.window
-    keep = getattr(qtbot, "_studio_windows", [])
-    keep.append(window)  # closed by qtbot at teardown, which joins the worker thread
-    qtbot._studio_windows = keep
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(studio.controller.engine_ready, timeout=STEP_TIMEOUT_MS):
-        studio.controller.start()
-    return window
-
-
 def test_the_question_is_plain_text_names_the_file_and_defaults_to_cancel(
     qtbot: Any, tmp_path: Path
 ) -> None:
@@ -147,7 +131,7 @@ def test_allowing_a_refused_pickle_records_it_and_runs_the_same_request(
     qtbot: Any, paths: StudioPaths, tiny_pickle: Path
 ) -> None:
     file = _put_in_models_folder(paths, tiny_pickle)
-    window = _open_window(qtbot, paths)
+    window = open_window(qtbot, paths, persist=False)
     entry = next(e for e in window.registry.entries() if e.path == file)
     assert entry.is_pickle
     set_small_run(window, entry.id, steps=2, seed=11)
@@ -179,7 +163,7 @@ def test_cancelling_the_question_records_nothing_and_keeps_the_failure(
     qtbot: Any, paths: StudioPaths, tiny_pickle: Path
 ) -> None:
     file = _put_in_models_folder(paths, tiny_pickle)
-    window = _open_window(qtbot, paths)
+    window = open_window(qtbot, paths, persist=False)
     set_small_run(window, str(file), steps=2)
     c = window.controller
     started: list[Any] = []
@@ -204,7 +188,7 @@ def test_a_file_allowed_on_the_models_page_generates_without_asking(
     from studio.ui.models_dialog import ModelsDialog
 
     file = _put_in_models_folder(paths, tiny_pickle)
-    window = _open_window(qtbot, paths)
+    window = open_window(qtbot, paths, persist=False)
     page = ModelsDialog(window.registry, window)
     qtbot.addWidget(page)
     page.select(str(file))

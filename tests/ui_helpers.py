@@ -21,11 +21,14 @@ def link_model(paths: StudioPaths, model: Path) -> str:
     return str(link)
 
 
-def open_window(qtbot: Any, paths: StudioPaths, engine: Any, *, persist: bool = True) -> Any:
-    """Build and show the main window, start its worker and wait until the engine is ready."""
-    from studio.app import build
+def open_window(qtbot: Any, paths: StudioPaths, engine: Any = None, *, persist: bool = True) -> Any:
+    """Build and show the main window, start its worker and wait until the engine is ready.
 
-    studio = build(paths, persist=persist, engine_factory=lambda _registry: engine)
+    With no `engine`, the app makes its own as `studio` does (make_engine)."""
+    from studio.app import build, make_engine
+
+    factory = make_engine if engine is None else (lambda _registry: engine)
+    studio = build(paths, persist=persist, engine_factory=factory)
     window = studio.window
     # qtbot holds widgets weakly; a window dropped unclosed would destroy a running QThread.
     # Keep it until qtbot's teardown closes it, which joins the worker thread.
