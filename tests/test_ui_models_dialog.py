@@ -253,5 +253,10 @@ def test_a_pickle_entry_is_marked_and_can_be_allowed_up_front(
     assert ModelRegistry(studio_paths).pickle_consent.allows(file)  # kept on disk
     assert page.selected_entry() is not None and page.selected_entry().path == file
     assert page.table.item(row, 0).icon().isNull()
-    assert not page.allow_button.isEnabled()
+    assert page.allow_button.text() == "Withdraw permission"
     assert "you allowed this file" in page.detail.text()
+
+    qtbot.mouseClick(page.allow_button, Qt.MouseButton.LeftButton)  # no question to take it back
+    assert not ModelRegistry(studio_paths).pickle_consent.allows(file)
+    assert page.allow_button.text() == "Allow…"
+    assert not page.table.item(row, 0).icon().isNull()

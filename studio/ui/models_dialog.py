@@ -178,8 +178,13 @@ class ModelsDialog(QDialog):
         entry = self.selected_entry()
         self.remove_button.setEnabled(entry is not None and not entry.bundled)
         self.trash_button.setEnabled(entry is not None and entry.owned)
-        self.allow_button.setEnabled(
-            entry is not None and entry.is_pickle and not self._allowed(entry)
+        allowed = entry is not None and self._allowed(entry)
+        self.allow_button.setEnabled(entry is not None and entry.is_pickle)
+        self.allow_button.setText("Withdraw permission" if allowed else "Allow…")
+        self.allow_button.setToolTip(
+            "Studio will ask again before it next opens this file"
+            if allowed
+            else "Allow Studio to open this pickle checkpoint"
         )
         self.detail.setText("\n".join(self._describe(entry)) if entry is not None else "")
 
@@ -201,7 +206,10 @@ class ModelsDialog(QDialog):
         entry = self.selected_entry()
         if entry is None or not entry.is_pickle:
             return
-        self.allow(entry)
+        if self._allowed(entry):
+            self.withdraw(entry)
+        else:
+            self.allow(entry)
 
     def allow(self, entry: ModelEntry) -> bool:
         """Ask whether the pickle file may be opened; record a yes. True when allowed."""
@@ -214,6 +222,15 @@ class ModelsDialog(QDialog):
             return False
         self.refresh()
         return True
+
+    def withdraw(self, entry: ModelEntry) -> None:
+        """Forget the permission for a pickle file; loading it asks again."""
+        try:
+            self.registry.pickle_consent.revoke(entry.path)
+        except OSError as error:
+            self._show_message("Cannot withdraw the permission", f"{entry.path}: {error}")
+            return
+        self.refresh()
 
     # Adding and removing
 
