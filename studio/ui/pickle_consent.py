@@ -31,7 +31,7 @@ def consent_question(path: Path) -> str:
         "trust. A .safetensors version of the model holds only weights and needs no "
         "permission.\n\n"
         f"{path}\n\n"
-        "Studio remembers your answer for this file until the file changes."
+        "If you allow it, Studio remembers that for this file until the file changes."
     )
 
 
