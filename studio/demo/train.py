@@ -1,7 +1,8 @@
 """Train the bundled demo model from scratch: `python -m studio.demo.train --stage all`.
 
 Stages: vae (autoencoder), diffusion (text encoder + UNet on precomputed latents),
-export (diffusers folder from the EMA weights), eval (scores the exported folder).
+export (diffusers folder from the EMA weights), decoder (optional: the VAE decoder sharpened with
+its encoder frozen, in the exported folder), eval (scores the exported folder).
 Every stage checkpoints into --out and resumes from there when run again.
 
 On a GPU the same recipe runs with bigger batches in minutes, for example:
@@ -24,7 +25,7 @@ DEFAULT_MODEL = Path("resources/models/studio-shapes")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m studio.demo.train", description=__doc__)
-    p.add_argument("--stage", choices=["vae", "diffusion", "export", "eval", "all"], default="all")
+    p.add_argument("--stage", choices=["vae", "diffusion", "export", "decoder", "eval", "all"], default="all")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="checkpoints and logs")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="exported model folder")
     p.add_argument("--minutes", type=float, default=None, help="stop this run after N minutes")
@@ -40,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--vae-batch", type=int, default=train_vae.BATCH)
+    p.add_argument("--decoder-steps", type=int, default=0, help="decoder-only steps after export (0: none)")
     p.add_argument("--batch", type=int, default=64, help="diffusion batch size")
     p.add_argument("--lr", type=float, default=8e-4, help="diffusion peak learning rate")
     p.add_argument("--dataset-size", type=int, default=16384, help="pictures encoded for the diffusion stage")
@@ -73,6 +75,20 @@ def main(argv: list[str] | None = None) -> int:
         from studio.demo.preview_fit import fit_demo_preview
 
         export.export(args.out, args.model)
+        print(f"linear preview fit: {fit_demo_preview(args.model):.1f} dB on held-out pictures")
+    if args.stage in ("decoder", "all") and args.decoder_steps > 0:
+        from studio.demo import train_decoder
+        from studio.demo.preview_fit import fit_demo_preview
+
+        train_decoder.train(
+            args.model,
+            args.out,
+            args.decoder_steps,
+            seed=args.seed,
+            minutes=args.minutes,
+            device=args.device,
+            batch=args.vae_batch,
+        )
         print(f"linear preview fit: {fit_demo_preview(args.model):.1f} dB on held-out pictures")
     if args.stage in ("eval", "all"):
         from studio.demo import evaluate
