@@ -69,3 +69,4 @@ def test_decoder_stage_keeps_the_encoder_and_replaces_the_decoder(tmp_path: Path
     with safe_open(str(model / "vae" / "diffusion_pytorch_model.safetensors"), "pt") as weights:
         assert {weights.get_slice(k).get_dtype() for k in weights.keys()} == {"F16"}
     assert not (model / "vae.old").exists() and not (model / "vae.tmp").exists()
+    assert "_name_or_path" not in (model / "vae" / "config.json").read_text()

@@ -7,6 +7,7 @@ The result replaces the model folder's VAE weights and its fitted linear preview
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -79,6 +80,9 @@ def _replace_vae(folder: Path, vae: AutoencoderKL) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     vae.to("cpu", torch.float16).save_pretrained(str(tmp), safe_serialization=True)
+    config = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
+    config.pop("_name_or_path", None)  # where it was loaded from: a path on this machine
+    (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     old = folder / "vae.old"
     target.rename(old)
     tmp.rename(target)
