@@ -56,11 +56,8 @@ def train(folder: Path, out: Path, steps: int, *, seed: int, minutes: float | No
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mean
         y = vae.decode(z).sample
-        loss = (y - x).abs().mean() + ((y - x) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        loss = train_vae.reconstruction_step(opt, y, x)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
         now = time.monotonic()
         done = step + 1
         if now - last_save > 180 or done == steps or now > deadline:
