@@ -152,3 +152,18 @@ def test_pickle_checkpoint_is_refused_until_allowed_by_name(tmp_path: Path) -> N
     allowed = _studio(*args, "--allow-pickle", home=tmp_path / "home")
     assert allowed.returncode == 0, allowed.stderr
     assert Path(allowed.stdout.strip()).is_file()
+    assert _studio(*args, home=tmp_path / "home").returncode == 1  # --allow-pickle held for one run
+
+
+def test_pickle_checkpoint_allowed_in_the_app_loads_from_the_command_line(tmp_path: Path) -> None:
+    from studio.config.paths import StudioPaths
+    from studio.engine.models import ModelRegistry
+    from tests.tiny_families import build_tiny_checkpoint
+
+    ckpt = build_tiny_checkpoint(tmp_path / "ckpt", suffix=".ckpt")[0]
+    ModelRegistry(StudioPaths.under(tmp_path / "home")).pickle_consent.allow(ckpt)  # as Models… → Allow… does
+    args = ("generate", "--prompt", "x", "--seed", "1", "--steps", "2", "--size", "32x32",
+            "--model", str(ckpt), "--out", str(tmp_path / "out"))
+    done = _studio(*args, home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file()

@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
             f"For real images, put a diffusers model folder into {paths.models_dir} or pass --model PATH.",
             file=sys.stderr,
         )
-    consent = None
-    if args.allow_pickle:
+    consent = registry.pickle_consent  # files the person allowed in the app
+    if args.allow_pickle and not consent.allows(entry.path):
         from studio.engine.checkpoints import PickleConsent
 
         consent = PickleConsent()  # for this run only: the user named this file on the command line
