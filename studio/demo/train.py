@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from studio.demo import train_vae
+from studio.demo import train_diffusion, train_vae
 
 DEFAULT_OUT = Path("runs/demo")
 DEFAULT_MODEL = Path("resources/models/studio-shapes")
@@ -42,9 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--vae-batch", type=int, default=train_vae.BATCH)
     p.add_argument("--decoder-steps", type=int, default=0, help="decoder-only steps after export (0: none)")
-    p.add_argument("--batch", type=int, default=64, help="diffusion batch size")
-    p.add_argument("--lr", type=float, default=8e-4, help="diffusion peak learning rate")
-    p.add_argument("--dataset-size", type=int, default=16384, help="pictures encoded for the diffusion stage")
+    p.add_argument("--batch", type=int, default=train_diffusion.BATCH, help="diffusion batch size")
+    p.add_argument("--lr", type=float, default=train_diffusion.LR, help="diffusion peak learning rate")
+    p.add_argument(
+        "--dataset-size", type=int, default=train_diffusion.DATASET_SIZE, help="pictures for the diffusion stage"
+    )
     p.add_argument(
         "--init-from",
         type=Path,
@@ -67,8 +69,6 @@ def main(argv: list[str] | None = None) -> int:
         train_vae.seed_everything(args.seed)
         train_vae.train(args.out, args.vae_steps, args.seed, args.minutes, args.device, args.vae_batch)
     if args.stage in ("diffusion", "all"):
-        from studio.demo import train_diffusion
-
         train_diffusion.train(args)
     if args.stage in ("export", "all"):
         from studio.demo import export

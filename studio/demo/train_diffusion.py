@@ -171,12 +171,9 @@ def train(args: argparse.Namespace) -> None:
     from studio.demo import evaluate, export
 
     out: Path = args.out
-    device = getattr(args, "device", "cpu")
-    batch = getattr(args, "batch", BATCH)
-    tr = Trainer(
-        args.seed, args.steps, device=device, lr=getattr(args, "lr", LR), init_from=getattr(args, "init_from", None)
-    )
-    data = prepare(out, args.seed, tr.tok, getattr(args, "dataset_size", DATASET_SIZE), device)
+    device, batch = args.device, args.batch
+    tr = Trainer(args.seed, args.steps, device=device, lr=args.lr, init_from=args.init_from)
+    data = prepare(out, args.seed, tr.tok, args.dataset_size, device)
     latents = (data["latents"] * data["scale"]).to(tr.device)
     ids = data["ids"].to(tr.device)
     state = checkpoint.load(out / "diffusion.pt")
@@ -200,7 +197,7 @@ def train(args: argparse.Namespace) -> None:
         bar.update(1)
         if tr.step % 50 == 0:
             bar.set_postfix(loss=f"{float(avg):.4f}", lr=f"{tr.lr():.1e}", refresh=False)
-        if getattr(args, "fit_steps", False) and tr.step == first + 100 and math.isfinite(deadline):
+        if args.fit_steps and tr.step == first + 100 and math.isfinite(deadline):
             # Size the cosine schedule so that it ends inside the time budget.
             rate = 100 / (time.monotonic() - started)
             tr.total = min(tr.total, tr.step + int(rate * (deadline - time.monotonic()) * 0.97))

@@ -136,7 +136,7 @@ class Engine:
         capture = X0Capture(scheduler)
         pipe.scheduler = scheduler
         film: list[Any] = []
-        seeds = [r.seed for r in request.per_image()]
+        seeds = [r.seed for r in request.per_image() if r.seed is not None]  # generate() resolved them
 
         def on_step_end(pipe_: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             x0 = capture.take()
@@ -161,8 +161,8 @@ class Engine:
             width=request.width,
             height=request.height,
             num_images_per_prompt=request.batch,
-            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds if s is not None],
-            latents=initial_noise(pipe, [s for s in seeds if s is not None], request.height, request.width),
+            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+            latents=initial_noise(pipe, seeds, request.height, request.width),
             callback_on_step_end=on_step_end,
             output_type="pil",
         )
