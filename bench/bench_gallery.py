@@ -22,8 +22,8 @@ from typing import Any
 
 from PIL import Image
 
-from studio.engine.request import GenerationRequest
-from studio.engine.schedulers import SCHEDULER_NAMES
+from studio.engine.run.request import GenerationRequest
+from studio.engine.run.schedulers import SCHEDULER_NAMES
 from studio.library.index import GalleryIndex
 from studio.library.store import encode_png, file_name, save_image
 from studio.library.thumbnails import ThumbnailCache

@@ -15,8 +15,8 @@ from typing import Any
 
 def _engine(root: Path, cache_size: int) -> Any:
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
 
     return Engine(ModelRegistry(StudioPaths.under(root / "studio")), cache_size=cache_size)
 

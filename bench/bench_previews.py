@@ -128,9 +128,9 @@ def _config_folder(pipe: Any, folder: Path) -> Path:
 def _engine_with(pipe: Any, folder: Path, root: Path, target: Target) -> Any:
     """An engine whose pipeline cache already holds `pipe` for `folder` (no weights on disk)."""
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
     from studio.engine.previews.previewer import PreviewSettings
+    from studio.engine.run.engine import Engine
 
     paths = StudioPaths.under(root / "studio")
     engine = Engine(ModelRegistry(paths), device=target.device, dtype=target.dtype,
@@ -187,7 +187,7 @@ def _overhead(
     interleaved bare-app, app-bare, ... so drift on a busy machine falls on both sides."""
     import torch
 
-    from studio.engine.scheduling import build_scheduler
+    from studio.engine.run.scheduling import build_scheduler
 
     base = pipe.scheduler.config
     bare_kwargs = dict(
@@ -255,7 +255,7 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
     import torch
 
     from studio.config.paths import bundled_models_dir
-    from studio.engine.request import GenerationRequest
+    from studio.engine.run.request import GenerationRequest
 
     target = target_for(getattr(args, "device", None) or "cpu")
     torch.set_num_threads(2)
@@ -268,9 +268,9 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
         demo = bundled_models_dir() / DEMO_ID
         if (demo / "model_index.json").is_file():
             from studio.config.paths import StudioPaths
-            from studio.engine.engine import Engine
-            from studio.engine.models import ModelRegistry
+            from studio.engine.catalogue.registry import ModelRegistry
             from studio.engine.previews.previewer import PreviewSettings
+            from studio.engine.run.engine import Engine
 
             paths = StudioPaths.under(root / "demo")
             engine = Engine(ModelRegistry(paths), device=target.device, dtype=target.dtype,

@@ -16,8 +16,8 @@ from typing import Any
 
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings, load_settings, save_settings
-from studio.engine.models import ModelRegistry
-from studio.engine.request import GenerationRequest
+from studio.engine.catalogue.registry import ModelRegistry
+from studio.engine.run.request import GenerationRequest
 
 log = logging.getLogger("studio")
 
@@ -30,8 +30,8 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
     The engine shares the registry's pickle consent, which is kept in the config folder:
     what the person allowed survives a restart, and the models page sees the same store.
     """
-    from studio.engine.engine import Engine
     from studio.engine.previews.previewer import PreviewSettings
+    from studio.engine.run.engine import Engine
 
     chosen = settings.preview if settings is not None else None
     previews = PreviewSettings(

@@ -70,7 +70,7 @@ def shared_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     """One real Engine for the UI tests: its loaded pipelines and preview fits carry over,
     so each test pays only for its own steps. Runs are sequential, on one worker at a time."""
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
 
     return Engine(ModelRegistry(StudioPaths.under(tmp_path_factory.mktemp("engine-home"))))

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.gallery import Gallery
 from studio.library.store import save_image
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.engine.checkpoints import (
+from studio.engine.catalogue.checkpoints import (
     PickleConsent,
     PickleRefused,
     describe_checkpoint,
@@ -54,14 +54,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _engine(tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
 
     return Engine(ModelRegistry(StudioPaths.under(tmp_path / "studio")), **kwargs)  # type: ignore[arg-type]
 
 
 def _generate(engine, model: Path):  # type: ignore[no-untyped-def]
-    from studio.engine.request import GenerationRequest
+    from studio.engine.run.request import GenerationRequest
 
     events: list[object] = []
     request = GenerationRequest(prompt="a cat", model=str(model), steps=2, width=32, height=32,
@@ -75,7 +75,7 @@ def test_ldm_checkpoint_loads_offline_with_the_same_weights(
     import diffusers
     import torch
 
-    from studio.engine.single_file import load_single_file
+    from studio.engine.loading.single_file import load_single_file
 
     family, file, source = family_checkpoint
     assert os.environ["HF_HUB_OFFLINE"] == "1"
@@ -102,7 +102,7 @@ def test_ldm_checkpoint_loads_offline_with_the_same_weights(
 def test_checkpoint_makes_an_image_through_the_engine(
     family_checkpoint: tuple[str, Path, Path], tmp_path: Path, no_network: None
 ) -> None:
-    from studio.engine.events import Finished, Step
+    from studio.engine.run.events import Finished, Step
 
     _family, file, _source = family_checkpoint
     outcome, events = _generate(_engine(tmp_path), file)
@@ -180,7 +180,7 @@ def test_real_size_families_are_told_apart_from_the_header(family: str, tmp_path
 def test_files_studio_cannot_run_get_a_reason(
     shapes: dict[str, list[int]], family: str, words: str, tmp_path: Path
 ) -> None:
-    from studio.engine.single_file import load_single_file
+    from studio.engine.loading.single_file import load_single_file
 
     file = _write_header_only(tmp_path / "thing.safetensors", shapes)
     info = describe_checkpoint(file)
@@ -191,7 +191,7 @@ def test_files_studio_cannot_run_get_a_reason(
 
 
 def test_unknown_file_fails_in_the_engine_with_the_reason(tmp_path: Path) -> None:
-    from studio.engine.events import Failed
+    from studio.engine.run.events import Failed
 
     file = _write_header_only(tmp_path / "mystery.safetensors", {"weight": [4, 4]})
     outcome, _events = _generate(_engine(tmp_path), file)
@@ -205,7 +205,7 @@ def test_a_checkpoint_that_does_not_fit_its_family_says_so(
 ) -> None:
     import torch
 
-    from studio.engine.single_file import load_single_file
+    from studio.engine.loading.single_file import load_single_file
 
     lone = tmp_path / "tiny.safetensors"  # no sidecar config: the real SD 1.x shapes apply
     lone.write_bytes(tiny_checkpoint[0].read_bytes())
@@ -228,7 +228,7 @@ def tiny_pickle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_pickle_is_refused_until_this_file_is_allowed(tiny_pickle: Path, tmp_path: Path) -> None:
-    from studio.engine.events import Failed, Finished
+    from studio.engine.run.events import Failed, Finished
 
     info = describe_checkpoint(tiny_pickle)
     assert info.is_pickle and info.loadable
@@ -266,7 +266,7 @@ class _Payload:
 
 
 def test_allowed_pickle_still_loads_weights_only(tmp_path: Path) -> None:
-    from studio.engine.single_file import read_state_dict
+    from studio.engine.loading.single_file import read_state_dict
 
     marker = tmp_path / "code-ran.txt"
     file = tmp_path / "evil.ckpt"
@@ -285,7 +285,7 @@ def test_shipped_configs_build_the_real_architectures(family: str) -> None:
     from accelerate import init_empty_weights
     from diffusers import UNet2DConditionModel
 
-    from studio.engine.single_file import config_folder, load_tokenizer
+    from studio.engine.loading.single_file import config_folder, load_tokenizer
 
     folder = config_folder(family)
     with init_empty_weights():
@@ -300,14 +300,14 @@ def test_shipped_configs_build_the_real_architectures(family: str) -> None:
 
 
 def test_shipped_configs_stay_small() -> None:
-    from studio.engine.single_file import configs_dir
+    from studio.engine.loading.single_file import configs_dir
 
     total = sum(f.stat().st_size for f in configs_dir().rglob("*") if f.is_file())
     assert total < 2 * 1024 * 1024
 
 
 def test_sd2_base_files_get_epsilon_prediction() -> None:
-    from studio.engine.single_file import schedule_hints
+    from studio.engine.loading.single_file import schedule_hints
 
     assert schedule_hints(Path("v2-1_512-ema-pruned.safetensors"), "SD 2.x") == {
         "prediction_type": "epsilon"}

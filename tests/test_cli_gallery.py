@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from studio.cli import main
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.schema import SCHEMA_VERSION
 from studio.library.store import save_image
 from tests import library_samples as samples

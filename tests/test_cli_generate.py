@@ -157,7 +157,7 @@ def test_pickle_checkpoint_is_refused_until_allowed_by_name(tmp_path: Path) -> N
 
 def test_pickle_checkpoint_allowed_in_the_app_loads_from_the_command_line(tmp_path: Path) -> None:
     from studio.config.paths import StudioPaths
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
     from tests.tiny_families import build_tiny_checkpoint
 
     ckpt = build_tiny_checkpoint(tmp_path / "ckpt", suffix=".ckpt")[0]

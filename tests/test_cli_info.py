@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from studio.cli import main
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.store import save_image
 from tests import library_samples as samples
 

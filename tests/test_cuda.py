@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 
 from studio.config.paths import StudioPaths
-from studio.engine.cancel import CancelToken
-from studio.engine.engine import Engine
+from studio.engine.catalogue.registry import ModelRegistry
 from studio.engine.errors import OOM_ADVICE
-from studio.engine.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
-from studio.engine.memory import MemoryOptions, free_memory, plan_memory
-from studio.engine.models import ModelRegistry
+from studio.engine.loading.memory import MemoryOptions, free_memory, plan_memory
 from studio.engine.previews.previewer import PreviewSettings
-from studio.engine.request import GenerationRequest
+from studio.engine.run.cancel import CancelToken
+from studio.engine.run.engine import Engine
+from studio.engine.run.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
+from studio.engine.run.request import GenerationRequest
 
 torch = pytest.importorskip("torch")
 

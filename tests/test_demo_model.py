@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
 
 from studio.demo import classify, evaluate, shapes  # noqa: E402
-from studio.engine.schedulers import SCHEDULERS  # noqa: E402
+from studio.engine.run.schedulers import SCHEDULERS  # noqa: E402
 
 FOLDER = Path(__file__).resolve().parents[1] / "resources" / "models" / "studio-shapes"
 pytestmark = pytest.mark.skipif(not (FOLDER / "model_index.json").exists(), reason="not exported")

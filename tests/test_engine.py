@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from studio.config.paths import StudioPaths
-from studio.engine.cancel import CancelToken
-from studio.engine.engine import Engine
+from studio.engine.catalogue.registry import ModelRegistry
 from studio.engine.errors import ModelError
-from studio.engine.events import Cancelled, Event, Failed, Finished, Started, Step
-from studio.engine.loading import check_model_folder
-from studio.engine.models import ModelRegistry
+from studio.engine.loading.pipelines import check_model_folder
 from studio.engine.previews.previewer import PreviewSettings
-from studio.engine.request import GenerationRequest, InvalidRequest
-from studio.engine.schedulers import SCHEDULER_NAMES
+from studio.engine.run.cancel import CancelToken
+from studio.engine.run.engine import Engine
+from studio.engine.run.events import Cancelled, Event, Failed, Finished, Started, Step
+from studio.engine.run.request import GenerationRequest, InvalidRequest
+from studio.engine.run.schedulers import SCHEDULER_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_pipelines_are_cached(engine: Engine, tiny_sd_model: Path) -> None:
 def test_starting_noise_is_drawn_in_fp32_whatever_the_model_dtype(tiny_sd_model: Path, tmp_path: Path) -> None:
     import torch
 
-    from studio.engine.families import initial_noise
+    from studio.engine.run.families import initial_noise
 
     noise = {}
     for dtype in ("fp32", "bf16"):
@@ -194,7 +194,7 @@ def test_starting_noise_is_drawn_in_fp32_whatever_the_model_dtype(tiny_sd_model:
 
 
 def test_a_repeated_prompt_reuses_its_embeddings_with_the_same_pixels(tiny_sd_model: Path, tmp_path: Path) -> None:
-    from studio.engine.prompts import prompt_arguments
+    from studio.engine.run.prompts import prompt_arguments
 
     engine = Engine(ModelRegistry(StudioPaths.under(tmp_path)), device="cpu")
     first = engine.generate(_request(tiny_sd_model, guidance=5.0), lambda _e: None)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.engine.events import Finished, Step
-from studio.engine.request import GenerationRequest
+from studio.engine.run.events import Finished, Step
+from studio.engine.run.request import GenerationRequest
 
 BUILDERS = {"SDXL": "build_tiny_sdxl", "SD3": "build_tiny_sd3", "Flux": "build_tiny_flux"}
 
@@ -23,8 +23,8 @@ def family_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 def _engine(tmp_path: Path):  # type: ignore[no-untyped-def]
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
 
     return Engine(ModelRegistry(StudioPaths.under(tmp_path / "studio")))
 
@@ -58,7 +58,7 @@ def test_family_makes_previews_and_an_image(family_model, tmp_path: Path) -> Non
 
 
 def test_flow_matching_sampler_on_another_model_fails_in_words(tiny_sd_model: Path, tmp_path: Path) -> None:
-    from studio.engine.events import Failed
+    from studio.engine.run.events import Failed
 
     engine = _engine(tmp_path)
     request = GenerationRequest(prompt="a fox", model=str(tiny_sd_model), steps=2, width=32, height=32,
@@ -72,7 +72,7 @@ def test_flux_packed_latents_unpack_to_the_image_grid(tmp_path: Path) -> None:
     import torch
     from diffusers import FluxPipeline
 
-    from studio.engine.families import unpack_latents
+    from studio.engine.run.families import unpack_latents
     from tests.tiny_families import build_tiny_flux
 
     pipe = FluxPipeline.from_pretrained(str(build_tiny_flux(tmp_path / "flux")))
@@ -88,7 +88,7 @@ def test_flow_matching_x0_recovers_the_clean_sample() -> None:
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    from studio.engine.families import flow_matching_x0
+    from studio.engine.run.families import flow_matching_x0
 
     scheduler = FlowMatchEulerDiscreteScheduler()
     scheduler.set_timesteps(4)
@@ -101,7 +101,7 @@ def test_flow_matching_x0_recovers_the_clean_sample() -> None:
 
 
 def test_few_step_models_get_their_own_defaults() -> None:
-    from studio.engine.families import suggested_defaults
+    from studio.engine.run.families import suggested_defaults
 
     assert suggested_defaults("SDXL", "sd_xl_base_1.0")["steps"] == 30
     turbo = suggested_defaults("SDXL", "sdxl-turbo")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.film import FILM_CHUNK, FilmError, decode_film, film_chunk, read_film
 from studio.library.store import save_image
 
@@ -20,9 +20,9 @@ def run_with_film(tiny_sd_model: Path, tmp_path_factory: pytest.TempPathFactory)
     """A finished run of 9 steps on the tiny model, previews every 2 steps."""
     pytest.importorskip("torch")
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
     from studio.engine.previews.previewer import PreviewSettings
+    from studio.engine.run.engine import Engine
 
     paths = StudioPaths.under(tmp_path_factory.mktemp("studio"))
     settings = PreviewSettings(decoder="linear", every=2, cache_dir=paths.cache_dir)

@@ -10,7 +10,7 @@ from PIL import Image
 
 pytest.importorskip("PySide6")
 
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.film import film_chunk
 from studio.library.store import save_image
 

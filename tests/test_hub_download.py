@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from studio.config.paths import StudioPaths
-from studio.engine.cancel import CancelToken
-from studio.engine.hub import (
+from studio.engine.hub.plan import (
     DownloadCancelled,
     DownloadError,
     DownloadProgress,
     parse_repo_id,
     plan_download,
 )
-from studio.engine.hub_transfer import download
+from studio.engine.hub.transfer import download
+from studio.engine.run.cancel import CancelToken
 from tests.hub_server import HubServer, ServedRepo, point_hf_at
 
 REPO = "tiny-org/tiny-sd"
@@ -224,10 +224,10 @@ def test_offline_mode_says_so(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -
 def test_a_downloaded_repo_is_listed_and_generates(
     hub: HubServer, tmp_path: Path, studio_paths: StudioPaths
 ) -> None:
-    from studio.engine.engine import Engine
-    from studio.engine.events import Finished, Step
-    from studio.engine.models import DOWNLOADED, ModelRegistry
-    from studio.engine.request import GenerationRequest
+    from studio.engine.catalogue.registry import DOWNLOADED, ModelRegistry
+    from studio.engine.run.engine import Engine
+    from studio.engine.run.events import Finished, Step
+    from studio.engine.run.request import GenerationRequest
 
     snapshot = download(plan_download(REPO))
     registry = ModelRegistry(studio_paths)
@@ -279,7 +279,7 @@ def test_lfs_files_follow_the_redirect_and_resume_there(
     ],
 )
 def test_selection_keeps_one_safetensors_copy(files: list[str], kept_weights: list[str]) -> None:
-    from studio.engine.hub_select import select_files
+    from studio.engine.hub.select import select_files
 
     index = {"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
              "safety_checker": ["x", "y"], "feature_extractor": [None, None]}

@@ -19,14 +19,14 @@ print(','.join(heavy))
     ("module", "forbidden"),
     [
         ("studio.engine", ("PySide6", "shiboken6")),
-        ("studio.engine.engine", ("PySide6", "shiboken6")),
+        ("studio.engine.run.engine", ("PySide6", "shiboken6")),
         ("studio.library", ("PySide6", "shiboken6", "torch", "diffusers")),
         ("studio.library.index", ("PySide6", "shiboken6", "torch", "diffusers")),
         ("studio.library.store", ("PySide6", "shiboken6", "torch", "diffusers")),
         ("studio.config", ("PySide6", "shiboken6", "torch", "diffusers")),
         ("studio.config.paths", ("PySide6", "shiboken6", "torch", "diffusers")),
-        ("studio.engine.request", ("PySide6", "torch", "diffusers")),
-        ("studio.engine.models", ("PySide6", "torch", "diffusers")),
+        ("studio.engine.run.request", ("PySide6", "torch", "diffusers")),
+        ("studio.engine.catalogue.registry", ("PySide6", "torch", "diffusers")),
     ],
 )
 def test_import_loads_no_forbidden_module(module: str, forbidden: tuple[str, ...]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.gallery import Gallery
 from studio.library.index import GalleryIndex, IndexTooNew, fts_query
 from studio.library.metadata import read_metadata

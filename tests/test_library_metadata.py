@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.metadata import UnreadableImage, read_metadata
 from studio.library.pngchunks import RawChunk, write_chunks
 from studio.library.store import save_image

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio.engine.request import GenerationRequest
-from studio.library.atomic import SaveError
+from studio.config.atomic import SaveError
+from studio.engine.run.request import GenerationRequest
 from studio.library.pngchunks import read_png_metadata
 from studio.library.store import save_image, slugify
 
@@ -82,8 +82,8 @@ def test_disk_full_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
         from datetime import datetime
         from pathlib import Path
         from PIL import Image
-        from studio.engine.request import GenerationRequest
-        from studio.library.atomic import SaveError
+        from studio.engine.run.request import GenerationRequest
+        from studio.config.atomic import SaveError
         from studio.library.store import save_image
         noise = Image.frombytes("RGB", (256, 256), random.randbytes(256 * 256 * 3))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.engine.memory import GIB, MemoryOptions, plan_memory
+from studio.engine.loading.memory import GIB, MemoryOptions, plan_memory
 
 SD15_BYTES = int(2.0 * GIB)  # SD 1.5 weights in fp16
 
@@ -39,14 +39,14 @@ def test_apple_gpus_get_attention_slicing() -> None:
 
 def _engine(tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
 
     return Engine(ModelRegistry(StudioPaths.under(tmp_path / "studio")), **kwargs)  # type: ignore[arg-type]
 
 
 def _run(engine, model: Path):  # type: ignore[no-untyped-def]
-    from studio.engine.request import GenerationRequest
+    from studio.engine.run.request import GenerationRequest
 
     request = GenerationRequest(prompt="a boat", model=str(model), steps=2, width=32, height=32,
                                 seed=5)
@@ -57,7 +57,7 @@ def test_engine_applies_the_options_when_it_loads(tiny_sd_model: Path, tmp_path:
     import torch
     from diffusers.models.attention_processor import SlicedAttnProcessor
 
-    from studio.engine.events import Finished
+    from studio.engine.run.events import Finished
 
     options = MemoryOptions(dtype="bf16", attention_slicing=True, vae_tiling=True)
     engine = _engine(tmp_path, memory=options)
@@ -75,7 +75,7 @@ def test_engine_applies_the_options_when_it_loads(tiny_sd_model: Path, tmp_path:
 
 
 def test_warm_cache_keeps_n_models_and_frees_the_oldest(tmp_path: Path) -> None:
-    from studio.engine.events import Finished
+    from studio.engine.run.events import Finished
     from tests.tiny_models import build_tiny_sd
 
     models = [build_tiny_sd(tmp_path / f"m{i}", seed=i) for i in range(3)]

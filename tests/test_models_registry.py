@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from studio.config.paths import StudioPaths
-from studio.engine.errors import ModelError
-from studio.engine.models import (
+from studio.engine.catalogue.registry import (
     ADDED,
     BUILT_IN,
     DOWNLOADED,
@@ -23,6 +22,7 @@ from studio.engine.models import (
     detect_family,
     disk_size,
 )
+from studio.engine.errors import ModelError
 
 REPO = "someone/tiny-sd"
 
@@ -227,7 +227,7 @@ def test_a_damaged_sources_file_reads_as_empty(registry: ModelRegistry) -> None:
 
 
 def test_the_built_in_model_cannot_be_removed(registry: ModelRegistry, tmp_path: Path) -> None:
-    from studio.engine.models import ModelEntry
+    from studio.engine.catalogue.registry import ModelEntry
 
     demo = ModelEntry(id="demo", name="demo", path=tmp_path, bundled=True, source=BUILT_IN)
     with pytest.raises(ModelError, match="cannot be removed"):
@@ -241,7 +241,7 @@ def test_variant_only_weights_load_when_the_variant_is_named(
 ) -> None:
     from diffusers import StableDiffusionPipeline
 
-    from studio.engine.model_files import weights_variant
+    from studio.engine.catalogue.model_files import weights_variant
 
     folder = studio_paths.models_dir / "half-only"
     shutil.copytree(tiny_sd_model, folder)
@@ -272,7 +272,7 @@ def test_pickle_checkpoints_are_listed_without_being_opened(
 ) -> None:
     import pickle
 
-    from studio.engine.checkpoints import PickleConsent
+    from studio.engine.catalogue.checkpoints import PickleConsent
 
     marker = tmp_path / "code-ran.txt"
     models = studio_paths.models_dir

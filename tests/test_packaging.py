@@ -40,7 +40,7 @@ def test_installed_wheel_finds_its_demo_model(wheel: Path, tmp_path: Path) -> No
     )
     code = (
         "from studio.config.paths import StudioPaths, bundled_models_dir;"
-        "from studio.engine.models import ModelRegistry;"
+        "from studio.engine.catalogue.registry import ModelRegistry;"
         f"r = ModelRegistry(StudioPaths.under(__import__('pathlib').Path({str(tmp_path / 'home')!r})));"
         "print(bundled_models_dir()); print(r.default().id)"
     )

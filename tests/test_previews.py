@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.engine.schedulers import SCHEDULER_NAMES
+from studio.engine.run.schedulers import SCHEDULER_NAMES
 
 torch = pytest.importorskip("torch")
 
@@ -65,7 +65,7 @@ def test_captured_x0_is_the_schedulers_clean_image(
     scheduler_name: str, prediction: str, tiny_sd_model: Path, tiny_v_model: Path
 ) -> None:
     from studio.engine.previews.x0 import X0Capture
-    from studio.engine.scheduling import build_scheduler
+    from studio.engine.run.scheduling import build_scheduler
 
     pipe = _pipe(tiny_sd_model if prediction == "epsilon" else tiny_v_model)
     scheduler = build_scheduler(scheduler_name, pipe.scheduler.config)
@@ -110,9 +110,9 @@ def _generate(
     model: Path, settings: Any, scheduler: str = "Euler", steps: int = 6, size: int = 32
 ) -> Any:
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
-    from studio.engine.request import GenerationRequest
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
+    from studio.engine.run.request import GenerationRequest
 
     key = (model, settings)
     if key not in _ENGINES:  # loading costs more than a run: one engine per model and settings

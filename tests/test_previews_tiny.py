@@ -56,15 +56,15 @@ def model_with_tiny(tiny_sd_model: Path, tmp_path_factory: pytest.TempPathFactor
 
 def _engine(model: Path, settings: Any) -> Any:
     from studio.config.paths import StudioPaths
-    from studio.engine.engine import Engine
-    from studio.engine.models import ModelRegistry
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
 
     paths = StudioPaths.under(Path(settings.cache_dir).parent)
     return Engine(ModelRegistry(paths), device="cpu", dtype="fp32", previews=settings)
 
 
 def _request(model: Path, steps: int = 5, scheduler: str = "Euler") -> Any:
-    from studio.engine.request import GenerationRequest
+    from studio.engine.run.request import GenerationRequest
 
     return GenerationRequest(
         prompt="a red square", steps=steps, width=32, height=32, model=str(model), seed=2,

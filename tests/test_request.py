@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.engine.request import SEED_MAX, GenerationRequest, InvalidRequest, check
-from studio.engine.schedulers import SCHEDULER_NAMES, from_sampler_name
+from studio.engine.run.request import SEED_MAX, GenerationRequest, InvalidRequest, check
+from studio.engine.run.schedulers import SCHEDULER_NAMES, from_sampler_name
 
 
 def test_defaults_are_valid() -> None:

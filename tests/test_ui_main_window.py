@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.config.paths import StudioPaths
-from studio.engine.engine import Engine
-from studio.engine.models import ModelRegistry
+from studio.engine.catalogue.registry import ModelRegistry
+from studio.engine.run.engine import Engine
 from tests.ui_helpers import (
     OFFSCREEN_NOISE,
     STEP_TIMEOUT_MS,

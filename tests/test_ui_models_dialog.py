@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from studio.config.paths import StudioPaths
-from studio.engine.models import DOWNLOADED, MODELS_FOLDER, ModelRegistry
+from studio.engine.catalogue.registry import DOWNLOADED, MODELS_FOLDER, ModelRegistry
 from studio.ui.models_dialog import COLUMNS, ModelsDialog
 from tests.hub_server import HubServer, ServedRepo, point_hf_at
 
@@ -189,7 +189,7 @@ def test_owned_download_goes_to_the_trash_after_confirmation(
 
 
 def test_progress_reads_as_words() -> None:
-    from studio.engine.hub import DownloadProgress
+    from studio.engine.hub.plan import DownloadProgress
     from studio.ui.download_worker import describe_progress
 
     text = describe_progress(DownloadProgress(1_500_000, 6_000_000, 500_000.0, 9.0, "a", 2, 7))

@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import QRect, QSize
 from PySide6.QtWidgets import QMessageBox
 
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.ui.controller import Job
 from studio.ui.errors import ErrorReporter
 from studio.ui.panels import QueuePanel, ResultsStrip, RunStatus
@@ -227,7 +227,7 @@ def test_the_dangling_thread_fixture_fails_a_test_that_leaves_a_thread_running(t
 
 
 def test_token_counter_shows_the_count_and_warns_past_the_limit(qtbot, tiny_sd_model, tmp_path):
-    from studio.engine.models import describe
+    from studio.engine.catalogue.registry import describe
     from studio.ui.parameters import ParametersPanel
 
     panel = ParametersPanel(tmp_path / "models")
@@ -244,7 +244,7 @@ def test_token_counter_shows_the_count_and_warns_past_the_limit(qtbot, tiny_sd_m
 
 
 def test_sampler_picker_offers_only_what_the_model_can_run(qtbot, tmp_path):
-    from studio.engine.models import ModelEntry
+    from studio.engine.catalogue.registry import ModelEntry
     from studio.ui.parameters import ParametersPanel
 
     sd = ModelEntry(id="sd", name="SD", path=tmp_path / "sd", family="SD 1.x")

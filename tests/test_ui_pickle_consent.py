@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from studio.config.paths import StudioPaths
-from studio.engine.checkpoints import PickleConsent
-from studio.engine.models import ModelRegistry
+from studio.engine.catalogue.checkpoints import PickleConsent
+from studio.engine.catalogue.registry import ModelRegistry
 from studio.ui.pickle_consent import ALLOW_AND_GENERATE, TITLE, ask_pickle_consent
 from tests.ui_helpers import OFFSCREEN_NOISE, STEP_TIMEOUT_MS, open_window, set_small_run
 

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.library.atomic import SaveError
+    from studio.config.atomic import SaveError
     from studio.library.film import EXPORT_FORMATS, FilmError, export_film, read_film
 
     if args.out.suffix.lower() not in EXPORT_FORMATS:

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.engine.request import DEFAULT_MODEL, GenerationRequest
-from studio.engine.schedulers import SCHEDULER_NAMES
+from studio.engine.run.request import DEFAULT_MODEL, GenerationRequest
+from studio.engine.run.schedulers import SCHEDULER_NAMES
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from studio.config.paths import StudioPaths
+    from studio.engine.catalogue.registry import ModelRegistry
     from studio.engine.errors import ModelError
-    from studio.engine.models import ModelRegistry
 
     paths = StudioPaths.default()
     registry = ModelRegistry(paths)
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         )
     consent = registry.pickle_consent  # files the person allowed in the app
     if args.allow_pickle and not consent.allows(entry.path):
-        from studio.engine.checkpoints import PickleConsent
+        from studio.engine.catalogue.checkpoints import PickleConsent
 
         consent = PickleConsent()  # for this run only: the user named this file on the command line
         consent.allow(entry.path)
@@ -97,10 +97,10 @@ def _generate(
 ) -> int:
     from tqdm import tqdm
 
-    from studio.engine.engine import Engine
-    from studio.engine.events import Event, Failed, Finished, Started, Step
-    from studio.engine.models import ModelRegistry
-    from studio.library.atomic import SaveError
+    from studio.config.atomic import SaveError
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
+    from studio.engine.run.events import Event, Failed, Finished, Started, Step
 
     bar: Any = None
 
@@ -150,7 +150,7 @@ def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool, chu
     """Into the gallery's dated folders, or straight into the folder the user named."""
     from datetime import datetime
 
-    from studio.library.atomic import write_atomic
+    from studio.config.atomic import write_atomic
     from studio.library.store import encode_png, file_name, save_image
 
     if dated:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from studio.config.atomic import write_atomic
 
 SCHEMA_VERSION = 2
 
@@ -148,21 +149,10 @@ def load_settings(path: Path) -> LoadedSettings:
 
 
 def save_settings(settings: Settings, path: Path) -> None:
-    """Write atomically: a temporary file in the same folder, fsync, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically; raises SaveError (an OSError is never half a file)."""
     data = settings.to_dict()
     data["schema_version"] = SCHEMA_VERSION
-    payload = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 T = TypeVar("T")

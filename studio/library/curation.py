@@ -10,7 +10,7 @@ from typing import Any
 
 from send2trash import send2trash
 
-from studio.library.atomic import SaveError, write_atomic
+from studio.config.atomic import SaveError, write_atomic
 from studio.library.metadata.studio_chunk import SCHEMA, STUDIO_KEY
 from studio.library.pngchunks import (
     PNG_SIGNATURE,

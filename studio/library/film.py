@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from studio.library.atomic import write_atomic
+from studio.config.atomic import write_atomic
 from studio.library.pngchunks import UnreadableImage, read_png_metadata
 
 FILM_CHUNK = b"stFm"

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from studio.config.paths import StudioPaths
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.library.index import GalleryIndex, GalleryRow
 from studio.library.store import save_image
 from studio.library.thumbnails import ThumbnailCache

@@ -12,9 +12,9 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
-from studio.engine.request import GenerationRequest
+from studio.config.atomic import SaveError, write_atomic
+from studio.engine.run.request import GenerationRequest
 from studio.library import png_encoder
-from studio.library.atomic import SaveError, write_atomic
 from studio.library.metadata.a1111 import format_infotext
 from studio.library.metadata.studio_chunk import STUDIO_KEY, studio_json
 from studio.library.pngchunks import check_private_kind

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from studio.library.atomic import SaveError, write_atomic
+from studio.config.atomic import SaveError, write_atomic
 from studio.library.pngchunks import MAX_PIXELS, UnreadableImage
 
 THUMBNAIL_SUFFIX = ".jpg"  # JPEG: several times faster than PNG to encode and to decode

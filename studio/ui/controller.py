@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from studio.engine.cancel import CancelToken
-from studio.engine.request import GenerationRequest
+from studio.engine.run.cancel import CancelToken
+from studio.engine.run.request import GenerationRequest
 from studio.ui.worker import EngineFactory, GenerationWorker, ImageSaver
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from studio.engine.cancel import CancelToken
 from studio.engine.errors import ModelError
-from studio.engine.hub import DownloadCancelled, DownloadProgress, format_bytes
+from studio.engine.hub.plan import DownloadCancelled, DownloadProgress, format_bytes
+from studio.engine.run.cancel import CancelToken
 
 
 class DownloadWorker(QObject):
@@ -32,8 +32,8 @@ class DownloadWorker(QObject):
 
     @Slot(str)
     def run(self, repo_id: str) -> None:
-        from studio.engine.hub import plan_download
-        from studio.engine.hub_transfer import download
+        from studio.engine.hub.plan import plan_download
+        from studio.engine.hub.transfer import download
 
         try:
             plan = plan_download(repo_id)

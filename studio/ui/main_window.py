@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings
-from studio.engine.models import ModelRegistry
-from studio.engine.request import GenerationRequest
+from studio.engine.catalogue.registry import ModelRegistry
+from studio.engine.run.request import GenerationRequest
 from studio.ui.controller import GenerationController
 from studio.ui.panels import QueuePanel, ResultsStrip, RunStatus
 from studio.ui.parameters import ParametersPanel

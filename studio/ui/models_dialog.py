@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.cancel import CancelToken
+from studio.engine.catalogue.registry import ModelEntry, ModelRegistry
 from studio.engine.errors import ModelError
-from studio.engine.hub import DownloadPlan, DownloadProgress, format_bytes
-from studio.engine.models import ModelEntry, ModelRegistry
+from studio.engine.hub.plan import DownloadPlan, DownloadProgress, format_bytes
+from studio.engine.run.cancel import CancelToken
 from studio.ui.download_worker import DownloadWorker, describe_progress
 from studio.ui.pickle_consent import ask_pickle_consent
 from studio.ui.widgets import plain_label, plain_tooltip

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest
 from studio.ui.controller import Job
 from studio.ui.preview import image_from_array
 from studio.ui.theme import icon

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.config.settings import LastParameters
-from studio.engine.models import ModelEntry
-from studio.engine.request import (
+from studio.engine.catalogue.registry import ModelEntry
+from studio.engine.run.request import (
     BATCH_RANGE,
     GUIDANCE_RANGE,
     SEED_MAX,
@@ -27,7 +27,7 @@ from studio.engine.request import (
     STEPS_RANGE,
     GenerationRequest,
 )
-from studio.engine.schedulers import FLOW_MATCHING, KNOWN_NAMES, SCHEDULER_NAMES, names_for
+from studio.engine.run.schedulers import FLOW_MATCHING, KNOWN_NAMES, SCHEDULER_NAMES, names_for
 from studio.ui.theme import icon
 from studio.ui.tokens import TokenCounter
 from studio.ui.widgets import SeedSpinBox, SlidingSpinBox, plain_label, section_label
@@ -450,8 +450,13 @@ class ParametersPanel(QWidget):
         problems = self.problems()
         self.problem_label.setText("\n".join(problems))
         self.problem_label.setVisible(bool(problems))
-        for box, words in ((self.width_box, "Width"), (self.height_box, "Height")):
-            bad = any(p.startswith(words) for p in problems)
+        self.mark_invalid({problem.field for problem in self.request().field_problems()})
+
+    def mark_invalid(self, fields: set[str] | tuple[str, ...]) -> None:
+        """Outline the controls of the request fields named (as in GenerationRequest) as invalid."""
+        for box, name in ((self.width_box, "width"), (self.height_box, "height"), (self.steps, "steps"),
+                          (self.guidance, "guidance"), (self.seed_box, "seed"), (self.batch_box, "batch")):
+            bad = name in fields
             if box.property("invalid") != bad:
                 box.setProperty("invalid", bad)
                 box.style().unpolish(box)

@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from studio.engine.checkpoints import PickleConsent
-from studio.engine.request import GenerationRequest
+from studio.engine.catalogue.checkpoints import PickleConsent
+from studio.engine.run.request import GenerationRequest
 from studio.ui.controller import GenerationController
 
 TITLE = "Open a pickle checkpoint?"

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from studio.engine.cancel import CancelToken
-from studio.engine.checkpoints import PICKLE_SUFFIXES
-from studio.engine.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
-from studio.engine.request import GenerationRequest
+from studio.engine.catalogue.checkpoints import PICKLE_SUFFIXES
+from studio.engine.run.cancel import CancelToken
+from studio.engine.run.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
+from studio.engine.run.request import GenerationRequest
 
 if TYPE_CHECKING:
     import numpy as np

@@ -10,14 +10,13 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from studio.config.atomic import SaveError, write_atomic
 from studio.engine.previews.synthetic import synthetic_images
 
 FIT_VERSION = 1
@@ -187,15 +186,8 @@ def save_fit(decoder: LinearDecoder, path: Path, *, key: str = "") -> None:
         "bias": decoder.bias.tolist(),
         "fit_psnr": decoder.fit_psnr,
     }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
+    with contextlib.suppress(SaveError):
+        write_atomic(path, json.dumps(data, indent=1), durable=False)
 
 
 def _load(path: Path, channels: int, *, key: str | None) -> LinearDecoder | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.engine.families import flow_matching_x0, is_flow_matching
+from studio.engine.run.families import flow_matching_x0, is_flow_matching
 
 _X0_ALGORITHMS = ("dpmsolver++", "sde-dpmsolver++")
 

@@ -11,8 +11,8 @@ import json
 import re
 from typing import TypeVar
 
-from studio.engine.request import GenerationRequest
-from studio.engine.schedulers import spec
+from studio.engine.run.request import GenerationRequest
+from studio.engine.run.schedulers import spec
 from studio.library.metadata.model import ImageMetadata, as_float, as_int
 
 # The same pattern AUTOMATIC1111 uses: `Key: value` pairs, values optionally JSON-quoted.

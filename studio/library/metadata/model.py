@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.engine.request import DEFAULT_MODEL, GenerationRequest
-from studio.engine.schedulers import KNOWN_NAMES, from_sampler_name
+from studio.engine.run.request import DEFAULT_MODEL, GenerationRequest
+from studio.engine.run.schedulers import KNOWN_NAMES, from_sampler_name
 
 
 @dataclass

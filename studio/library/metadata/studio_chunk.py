@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from studio.engine.request import GenerationRequest
-from studio.engine.schedulers import spec
+from studio.engine.run.request import GenerationRequest
+from studio.engine.run.schedulers import spec
 from studio.library.metadata.model import ImageMetadata, as_float, as_int
 
 STUDIO_KEY = "studio"

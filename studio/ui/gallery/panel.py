@@ -10,7 +10,7 @@ from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import QLayout, QStackedWidget, QVBoxLayout, QWidget
 
-from studio.library.atomic import SaveError
+from studio.config.atomic import SaveError
 from studio.library.curation import CurationError
 from studio.library.gallery import Gallery
 from studio.library.index import GalleryRow

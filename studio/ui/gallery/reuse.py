@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.request import DEFAULT_MODEL, GenerationRequest
+from studio.engine.run.request import DEFAULT_MODEL, GenerationRequest
 from studio.library.metadata import ImageMetadata
 from studio.ui.widgets import plain_label, section_label
 

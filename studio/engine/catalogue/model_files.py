@@ -19,7 +19,7 @@ _NOT_LOADED = {"safety_checker"}  # the loader sets it to None
 def is_runnable_pipeline(folder: Path) -> bool:
     """A text-to-image diffusers folder whose weights are all present (cheap: no file is read)."""
     index = read_json_object(folder / "model_index.json")
-    from studio.engine.loading import TEXT_TO_IMAGE_PIPELINES
+    from studio.engine.loading.pipelines import TEXT_TO_IMAGE_PIPELINES
 
     if index.get("_class_name") not in TEXT_TO_IMAGE_PIPELINES:
         return False
@@ -43,7 +43,7 @@ def weights_variant(folder: Path) -> str | None:
 
     diffusers loads `diffusion_pytorch_model.fp16.safetensors` only when told the variant.
     """
-    from studio.engine.hub_select import variant_of
+    from studio.engine.hub.select import variant_of
 
     found: set[str | None] = set()
     for file in folder.glob("*/*.safetensors"):
@@ -71,7 +71,7 @@ def disk_size(folder: Path) -> int:
 
 def folder_precision(folder: Path) -> str:
     """The dtype holding most weight bytes, from the safetensors headers of the components."""
-    from studio.engine.checkpoints import precision_of, read_safetensors_header
+    from studio.engine.catalogue.checkpoints import precision_of, read_safetensors_header
 
     tensors: dict[str, tuple[str, tuple[int, ...]]] = {}
     for file in sorted(folder.glob("*/*.safetensors")):

@@ -14,20 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from studio.config.paths import StudioPaths, bundled_models_dir
-from studio.engine.checkpoints import (
+from studio.engine.catalogue.checkpoints import (
     CHECKPOINT_SUFFIXES,
     PickleConsent,
     describe_checkpoint,
 )
-from studio.engine.errors import ModelError
-from studio.engine.hub_cache import hub_cache_dir, repo_folder, repo_id_of, snapshots
-from studio.engine.model_files import (
+from studio.engine.catalogue.model_files import (
     disk_size,
     folder_precision,
     is_runnable_pipeline,
 )
-from studio.engine.model_files import read_json_object as _read_json
-from studio.engine.model_sources import SOURCES_FILE, ModelSources
+from studio.engine.catalogue.model_files import read_json_object as _read_json
+from studio.engine.catalogue.sources import SOURCES_FILE, ModelSources
+from studio.engine.errors import ModelError
+from studio.engine.hub.cache import hub_cache_dir, repo_folder, repo_id_of, snapshots
 
 STUDIO_MODEL_FILE = "studio.json"  # optional: name, description and defaults of a model folder
 PICKLE_CONSENT_FILE = "pickle-consent.json"  # the pickle files the person allowed
@@ -173,7 +173,7 @@ class ModelRegistry:
         if not folder.is_dir():
             raise ModelError(f"{folder} is not a folder.")
         if (folder / "model_index.json").is_file():
-            from studio.engine.loading import check_model_folder
+            from studio.engine.loading.pipelines import check_model_folder
 
             check_model_folder(folder)
             brought = [self._describe(folder, source=ADDED)]

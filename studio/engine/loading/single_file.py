@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.config.paths import resources_dir
-from studio.engine.checkpoints import (
+from studio.engine.catalogue.checkpoints import (
     PICKLE_SUFFIXES,
     SINGLE_FILE_FAMILIES,
     PickleConsent,

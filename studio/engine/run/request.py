@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from studio.engine.schedulers import KNOWN_NAMES
+from studio.engine.run.schedulers import KNOWN_NAMES
 
 SEED_MAX = 2**32 - 1
 STEPS_RANGE = (1, 500)
@@ -18,6 +18,7 @@ GUIDANCE_RANGE = (0.0, 30.0)
 SIZE_RANGE = (32, 2048)
 SIZE_MULTIPLE = 8
 BATCH_RANGE = (1, 16)
+PROMPT_MAX_CHARS = 20_000  # far past any text encoder's window; bounds what a request carries
 DEFAULT_MODEL = ""  # empty means "the default model", resolved by the model registry
 
 
@@ -38,29 +39,47 @@ class GenerationRequest:
 
     def problems(self) -> list[str]:
         """Every problem with this request, each in words a person can act on."""
-        found: list[str] = []
-        if not isinstance(self.prompt, str):
-            found.append("The prompt must be text.")
-        if not isinstance(self.negative_prompt, str):
-            found.append("The negative prompt must be text.")
+        return [problem.message for problem in self.field_problems()]
+
+    def field_problems(self) -> list[FieldProblem]:
+        """Every problem with this request, each tagged with the field it is about."""
+        found: list[FieldProblem] = []
+        for name in ("prompt", "negative_prompt"):
+            text = getattr(self, name)
+            words = "prompt" if name == "prompt" else "negative prompt"
+            if not isinstance(text, str):
+                found.append(FieldProblem(name, f"The {words} must be text."))
+            elif len(text) > PROMPT_MAX_CHARS:
+                found.append(FieldProblem(name, f"The {words} is {len(text):,} characters long; "
+                                          f"the most Studio takes is {PROMPT_MAX_CHARS:,}."))
+            elif not _encodable(text):
+                found.append(FieldProblem(name, f"The {words} holds characters that are not valid "
+                                          "text (broken surrogate pairs); retype or paste it again."))
         if self.seed is not None and (
             not _is_int(self.seed) or not 0 <= self.seed <= SEED_MAX
         ):
-            found.append(f"Seed must be a whole number from 0 to {SEED_MAX}, not {self.seed!r}.")
+            found.append(FieldProblem("seed", f"Seed must be a whole number from 0 to {SEED_MAX}, "
+                                      f"not {_shown(self.seed)}."))
         lo, hi = STEPS_RANGE
         if not _is_int(self.steps) or not lo <= self.steps <= hi:
-            found.append(f"Steps must be a whole number from {lo} to {hi}, not {self.steps!r}.")
+            found.append(FieldProblem("steps", f"Steps must be a whole number from {lo} to {hi}, "
+                                      f"not {_shown(self.steps)}."))
         glo, ghi = GUIDANCE_RANGE
         if not _is_number(self.guidance) or not glo <= float(self.guidance) <= ghi:
-            found.append(f"Guidance must be a number from {glo:g} to {ghi:g}, not {self.guidance!r}.")
-        for name, value in (("Width", self.width), ("Height", self.height)):
-            found.extend(_size_problems(name, value))
-        if self.scheduler not in KNOWN_NAMES:
+            found.append(FieldProblem("guidance", f"Guidance must be a number from {glo:g} to {ghi:g}, "
+                                      f"not {_shown(self.guidance)}."))
+        for name, value in (("width", self.width), ("height", self.height)):
+            found.extend(FieldProblem(name, text) for text in _size_problems(name.capitalize(), value))
+        if not isinstance(self.scheduler, str) or self.scheduler not in KNOWN_NAMES:
             known = ", ".join(KNOWN_NAMES)
-            found.append(f"Unknown scheduler {self.scheduler!r}. Choose one of: {known}.")
+            found.append(FieldProblem("scheduler", f"Unknown scheduler {_shown(self.scheduler)}. "
+                                      f"Choose one of: {known}."))
+        if not isinstance(self.model, str):
+            found.append(FieldProblem("model", "The model must be named by text."))
         blo, bhi = BATCH_RANGE
         if not _is_int(self.batch) or not blo <= self.batch <= bhi:
-            found.append(f"Batch size must be a whole number from {blo} to {bhi}, not {self.batch!r}.")
+            found.append(FieldProblem("batch", f"Batch size must be a whole number from {blo} to {bhi}, "
+                                      f"not {_shown(self.batch)}."))
         return found
 
     def with_seed(self) -> GenerationRequest:
@@ -95,20 +114,46 @@ class GenerationRequest:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-class InvalidRequest(ValueError):
-    """A request that cannot run; `problems` lists every reason."""
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with a request: the field's name (as in GenerationRequest) and why."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(" ".join(problems))
-        self.problems = problems
+    field: str
+    message: str
+
+
+class InvalidRequest(ValueError):
+    """A request that cannot run; `problems` lists every reason, `fields` the fields at fault."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__(" ".join(p.message for p in problems))
+        self.problems = [p.message for p in problems]
+        self.fields = tuple(dict.fromkeys(p.field for p in problems))
 
 
 def check(request: GenerationRequest) -> GenerationRequest:
     """The request if it is valid, else InvalidRequest with every problem."""
-    problems = request.problems()
+    problems = request.field_problems()
     if problems:
         raise InvalidRequest(problems)
     return request
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A value as it may appear in a message: repr, cut short (a 5,000-digit seed stays readable)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return "a number too long to show"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_int(value: object) -> bool:
@@ -122,7 +167,7 @@ def _is_number(value: object) -> bool:
 def _size_problems(name: str, value: object) -> list[str]:
     lo, hi = SIZE_RANGE
     if not _is_int(value):
-        return [f"{name} must be a whole number of pixels, not {value!r}."]
+        return [f"{name} must be a whole number of pixels, not {_shown(value)}."]
     assert isinstance(value, int)
     if not lo <= value <= hi:
         return [f"{name} must be from {lo} to {hi} pixels, not {value}."]

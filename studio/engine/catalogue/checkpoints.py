@@ -2,20 +2,19 @@
 
 The family is told from marker keys before anything loads, because diffusers' own detection
 calls every file it does not recognise "SD 1.x" and then fails with a shape mismatch.
-Loading lives in studio.engine.single_file.
+Loading lives in studio.engine.loading.single_file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.config.atomic import write_atomic
 from studio.engine.errors import ModelError
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -255,15 +254,4 @@ class PickleConsent:
     def _save(self) -> None:
         if self._store is None:
             return
-        self._store.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"allowed": sorted(self._allowed)}, indent=1)
-        fd, tmp = tempfile.mkstemp(dir=self._store.parent, prefix=".consent-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._store)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self._store, json.dumps({"allowed": sorted(self._allowed)}, indent=1))

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.engine.checkpoints import PickleConsent
+from studio.engine.catalogue.checkpoints import PickleConsent
 from studio.engine.errors import ModelError
-from studio.engine.memory import (
+from studio.engine.loading.memory import (
     MemoryOptions,
     MemoryPlan,
     apply_memory_plan,
@@ -185,7 +185,7 @@ def load_pipeline(
     """A text-to-image pipeline from a local folder or checkpoint file, offline, without a
     safety checker, with the memory options applied and placed on `device`."""
     if path.is_file():
-        from studio.engine.single_file import load_single_file
+        from studio.engine.loading.single_file import load_single_file
 
         pipe = load_single_file(path, dtype, consent=consent)
     else:
@@ -203,7 +203,7 @@ def _load_folder(folder: Path, dtype: Any) -> Any:
     index = check_model_folder(folder)
     import diffusers
 
-    from studio.engine.model_files import weights_variant
+    from studio.engine.catalogue.model_files import weights_variant
 
     cls = getattr(diffusers, index["_class_name"])
     kwargs: dict[str, Any] = {

@@ -22,7 +22,7 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
 def suggested_defaults(family: str, name: str) -> dict[str, Any]:
     """The family's usual settings, changed for few-step models (Turbo, LCM, Lightning,
     Flux schnell) as their names say. A model's own studio.json defaults win over these."""
-    from studio.engine.checkpoints import defaults_from_name
+    from studio.engine.catalogue.checkpoints import defaults_from_name
 
     return {**FAMILY_DEFAULTS.get(family, {}), **defaults_from_name(name)}
 

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from studio.engine.errors import Cause, Unexpected
+
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from studio.engine.request import GenerationRequest
+    from studio.engine.run.request import GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,13 @@ class Cancelled:
 
 @dataclass(frozen=True)
 class Failed:
-    """A run that could not finish. `message` says what to do; `details` is for a bug report."""
+    """A run that could not finish. `message` says what to do; `details` is for a bug report;
+    `cause` says, as a type, what went wrong (decided where the exception was caught)."""
 
     request: GenerationRequest
     message: str
     details: str = ""
+    cause: Cause = field(default_factory=Unexpected)
     kind: Literal["failed"] = "failed"
 
 

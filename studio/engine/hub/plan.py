@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.engine.errors import ModelError
-from studio.engine.hub_cache import hub_cache_dir, repo_folder
-from studio.engine.hub_select import SelectionError, select_files
+from studio.engine.hub.cache import hub_cache_dir, repo_folder
+from studio.engine.hub.select import SelectionError, select_files
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -157,7 +157,7 @@ def plan_download(
     plan = DownloadPlan(repo_id, revision or "main", commit, "", (), (), cache_dir, endpoint)
     index = _model_index(plan, files["model_index.json"], token)
     pipeline = str(index.get("_class_name", ""))
-    from studio.engine.loading import TEXT_TO_IMAGE_PIPELINES
+    from studio.engine.loading.pipelines import TEXT_TO_IMAGE_PIPELINES
 
     if pipeline not in TEXT_TO_IMAGE_PIPELINES:
         raise DownloadError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.engine.schedulers import FLOW_MATCHING, spec
+from studio.engine.run.schedulers import FLOW_MATCHING, spec
 
 
 def build_scheduler(name: str, config: Any) -> Any:
@@ -16,7 +16,7 @@ def build_scheduler(name: str, config: Any) -> Any:
     import diffusers
 
     if str(config.get("_class_name", "")).startswith("FlowMatch"):
-        from studio.engine.families import flow_matching_scheduler
+        from studio.engine.run.families import flow_matching_scheduler
 
         return flow_matching_scheduler(config)  # flow-matching models need their own sampler
     if name == FLOW_MATCHING.name:

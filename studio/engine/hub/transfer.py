@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from studio.engine.cancel import CancelToken
-from studio.engine.hub import (
+from studio.config.atomic import write_atomic
+from studio.engine.hub.plan import (
     DownloadCancelled,
     DownloadError,
     DownloadPlan,
@@ -29,6 +29,7 @@ from studio.engine.hub import (
     check_free_space,
     hub_errors,
 )
+from studio.engine.run.cancel import CancelToken
 
 CHUNK_BYTES = 1 << 20
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
@@ -241,13 +242,7 @@ class _Transfer:
         if self.plan.revision == self.plan.commit:
             return
         ref = self.plan.repo_dir / "refs" / self.plan.revision
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ref.with_name(ref.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(self.plan.commit)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, ref)
+        write_atomic(ref, self.plan.commit)
 
 
 class _Broken(Exception):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from studio.engine.cancel import CancelToken
-from studio.engine.checkpoints import PickleConsent
+from studio.engine.catalogue.checkpoints import PickleConsent
+from studio.engine.catalogue.registry import ModelEntry, ModelRegistry
 from studio.engine.errors import describe_failure
-from studio.engine.events import Cancelled, EventSink, Failed, Finished, Outcome, Started, Step
-from studio.engine.memory import MemoryOptions
-from studio.engine.models import ModelEntry, ModelRegistry
+from studio.engine.loading.memory import MemoryOptions
 from studio.engine.previews.previewer import PreviewSettings
-from studio.engine.prompts import prompt_arguments
-from studio.engine.request import GenerationRequest, check
-from studio.engine.schedulers import FLOW_MATCHING
+from studio.engine.run.cancel import CancelToken
+from studio.engine.run.events import Cancelled, EventSink, Failed, Finished, Outcome, Started, Step
+from studio.engine.run.prompts import prompt_arguments
+from studio.engine.run.request import GenerationRequest, check
+from studio.engine.run.schedulers import FLOW_MATCHING
 
 
 class _Stop(Exception):
@@ -64,20 +64,20 @@ class Engine:
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
 
-        from studio.engine.loading import PipelineCache
+        from studio.engine.loading.pipelines import PipelineCache
 
         if self._cache is None:
             self._cache = PipelineCache(self._cache_size, memory=self.memory, consent=self.pickle_consent)
 
     @property
     def device(self) -> str:
-        from studio.engine.device import pick_device
+        from studio.engine.loading.device import pick_device
 
         return pick_device(self._device_choice)
 
     @property
     def dtype(self) -> Any:
-        from studio.engine.device import pick_dtype
+        from studio.engine.loading.device import pick_dtype
 
         return pick_dtype(self.device, self._dtype_choice)
 
@@ -96,8 +96,8 @@ class Engine:
         except _Stop as stop:
             outcome = Cancelled(request, stop.steps_done)
         except Exception as error:
-            message, details = describe_failure(error)
-            outcome = Failed(request, message, details)
+            message, details, cause = describe_failure(error, request.model)
+            outcome = Failed(request, message, details, cause)
         on_event(outcome)
         return outcome
 
@@ -122,9 +122,9 @@ class Engine:
     def _run(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
         import torch
 
-        from studio.engine.families import initial_noise, is_flow_matching, unpack_latents
         from studio.engine.previews.x0 import X0Capture
-        from studio.engine.scheduling import build_scheduler
+        from studio.engine.run.families import initial_noise, is_flow_matching, unpack_latents
+        from studio.engine.run.scheduling import build_scheduler
 
         started = time.perf_counter()
         if cancel.cancelled:

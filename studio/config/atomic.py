@@ -1,17 +1,20 @@
-"""Atomic file writes: a temporary file in the same folder, fsync, rename, fsync the folder.
+"""The one atomic file write: a temporary file in the same folder, fsync, rename, fsync the folder.
 
-A crash or a full disk leaves either the old file or the new one, never half of one.
+A crash or a full disk leaves either the old file or the new one, never half of one. Every
+writer of Studio (settings, queue, gallery images and index, model sources, pickle consent,
+preview fits, downloads) goes through `write_atomic`.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
+import time
 from pathlib import Path
 
 
-class SaveError(Exception):
+class SaveError(OSError):
     """A file could not be written; the message says why in words a person reads.
 
     `image` is the unsaved image when there is one, so that it can be saved elsewhere.
@@ -23,20 +26,27 @@ class SaveError(Exception):
         self.image = image
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True, replace: bool = True) -> Path:
-    """Write `data` to `path` atomically and return the path written.
+TEMP_PREFIX = ".tmp-"  # what a killed writer can leave behind; see `remove_stale_temporaries`
+
+
+def write_atomic(
+    path: Path, data: bytes | str, *, durable: bool = True, replace: bool = True
+) -> Path:
+    """Write `data` (text is UTF-8) to `path` atomically and return the path written.
 
     With `replace=False` an existing file is never overwritten: a suffix " (2)", " (3)"...
-    is added instead. With `durable=False` nothing is fsynced (for caches).
+    is added instead. With `durable=False` nothing is fsynced (for caches). The file gets
+    the permissions the umask gives a new file, as if written directly.
     Raises SaveError; no temporary file is left behind.
     """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=folder)
+        fd, tmp = _create_temporary(folder, path.suffix)
     except OSError as exc:
         raise SaveError(describe_os_error(exc, path), exc.errno) from exc
-    tmp = Path(tmp_name)
     try:
         try:
             _write_all(fd, data)
@@ -54,6 +64,42 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, replace: bool
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # our own temporary file, never a user's image
         raise SaveError(describe_os_error(exc, path), exc.errno) from exc
+
+
+def _create_temporary(folder: Path, suffix: str) -> tuple[int, Path]:
+    # os.open with 0o666 lets the umask decide the mode; mkstemp's 0600 would survive the rename
+    # and hide the gallery from backup users and other accounts.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
+
+
+def remove_stale_temporaries(folder: Path, *, older_than: float = 600.0, recursive: bool = True) -> int:
+    """Delete temporary files that killed writers left in `folder`; returns how many.
+
+    Only Studio's own `.tmp-*` names are touched, and only once they are old enough that no
+    live writer can still be filling them.
+    """
+    removed = 0
+    cutoff = time.time() - older_than
+    pattern = f"**/{TEMP_PREFIX}*" if recursive else f"{TEMP_PREFIX}*"
+    try:
+        candidates = list(folder.glob(pattern))
+    except OSError:
+        return 0
+    for candidate in candidates:
+        try:
+            if candidate.is_file() and candidate.stat().st_mtime < cutoff:
+                candidate.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def fsync_dir(folder: Path) -> None:

@@ -7,10 +7,11 @@ Kept in `<config>/model_sources.json`, written atomically; a damaged file reads 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from studio.config.atomic import write_atomic
 
 SOURCES_FILE = "model_sources.json"
 SCHEMA_VERSION = 1
@@ -47,21 +48,6 @@ class ModelSources:
             "pending": self.pending,
         }
         write_atomic(path, json.dumps(data, indent=2) + "\n")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file, fsync, rename: a crash leaves the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _strings(value: Any) -> list[str]:

@@ -1,0 +1,1 @@
+"""The model catalogue: what models exist on this machine, their families, files and consent."""

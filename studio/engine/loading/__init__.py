@@ -1,0 +1,1 @@
+"""Turning a catalogue entry into a pipeline on a device: folders, single files, memory plans."""

@@ -1,0 +1,1 @@
+"""One generation: the request, its events, schedulers and prompts, and the engine that runs it."""
