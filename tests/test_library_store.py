@@ -102,3 +102,55 @@ def test_disk_full_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
     assert "not enough space" in result.stdout
     day = tmp_path / "2024-05-01"
     assert list(day.iterdir()) == []  # neither the image nor a temporary file
+
+
+def _recording_fsync(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The real os.fsync, noting which file or folder each call made durable."""
+    synced: list[Path] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files through /proc")
+def test_new_folders_are_made_durable_in_their_parents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A power cut after the save must not take away a dated folder made for it, image and all."""
+    root = tmp_path.resolve()
+    synced = _recording_fsync(monkeypatch)
+    path = save_image(Image.new("RGB", (8, 8)), REQUEST, root / "gallery", now=MOMENT)
+    assert path.parent in synced  # the rename into the dated folder
+    assert root / "gallery" in synced  # the new dated folder's name in the gallery
+    assert root in synced  # the new gallery folder's name in its parent
+    synced.clear()
+    save_image(Image.new("RGB", (8, 8)), REQUEST, root / "gallery", now=MOMENT)
+    assert synced.count(path.parent) == 1 and root / "gallery" not in synced  # existing folders cost nothing
+
+
+def test_undated_save_goes_straight_into_the_folder(tmp_path: Path) -> None:
+    image = Image.new("RGB", (16, 16), (1, 2, 3))
+    first = save_image(image, REQUEST, tmp_path / "out", now=MOMENT, dated=False)
+    second = save_image(image, REQUEST, tmp_path / "out", now=MOMENT, dated=False)
+    assert first == tmp_path / "out" / "2024-05-01_13-45-02_seed1234_a-red-fox-in-the-snow.png"
+    assert second.name == "2024-05-01_13-45-02_seed1234_a-red-fox-in-the-snow (2).png"
+    with Image.open(second) as saved:
+        assert saved.text["parameters"].startswith("A red fox, in the snow!\n")
+        assert saved.getpixel((0, 0)) == (1, 2, 3)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)], ids=["022", "077", "002"])
+def test_saved_files_get_the_mode_the_umask_gives(tmp_path: Path, umask: int, mode: int) -> None:
+    """Images are shared files: 0644 under the usual umask 022, never a temporary file's 0600."""
+    previous = os.umask(umask)
+    try:
+        dated = save_image(Image.new("RGB", (8, 8)), REQUEST, tmp_path, now=MOMENT)
+        undated = save_image(Image.new("RGB", (8, 8)), REQUEST, tmp_path / "out", dated=False)
+    finally:
+        os.umask(previous)
+    assert oct(dated.stat().st_mode & 0o777) == oct(mode)
+    assert oct(undated.stat().st_mode & 0o777) == oct(mode)

@@ -1,4 +1,8 @@
-"""Saving images: PNG with metadata inside, in dated folders, written atomically."""
+"""Saving images: PNG with metadata inside, in dated folders, written atomically.
+
+A saved image survives a kill at any moment and a power cut once `save_image` returns: the
+file is written whole or not at all, and every folder made for it is recorded in its parent.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
-from studio.config.atomic import SaveError, write_atomic
+from studio.config.atomic import SaveError, describe_os_error, fsync_dir, write_atomic
 from studio.engine.run.request import GenerationRequest
 from studio.library import png_encoder
 from studio.library.metadata.a1111 import format_infotext
@@ -31,8 +35,10 @@ def save_image(
     *,
     extra_chunks: dict[bytes | str, bytes] | None = None,
     now: datetime | None = None,
+    dated: bool = True,
 ) -> Path:
-    """Save `image` as a PNG under gallery_dir/YYYY-MM-DD/ and return its path.
+    """Save `image` as a PNG under gallery_dir/YYYY-MM-DD/ (or straight into gallery_dir when
+    not `dated`) and return its path; an existing file is never overwritten.
 
     The file carries a `parameters` infotext chunk, a `studio` iTXt chunk with the request,
     and any `extra_chunks` (private ancillary chunk type -> bytes). On failure raises SaveError
@@ -45,12 +51,34 @@ def save_image(
         data = encode_png(image, request, created=moment.timestamp(), extra_chunks=extra_chunks)
     except (OSError, ValueError) as exc:
         raise SaveError(f"Could not encode the image as PNG: {exc}", image=image) from exc
-    target = Path(gallery_dir) / moment.strftime("%Y-%m-%d") / file_name(request, moment)
+    folder = Path(gallery_dir) / moment.strftime("%Y-%m-%d") if dated else Path(gallery_dir)
+    target = folder / file_name(request, moment)
     try:
+        make_folder_durably(folder)
         return write_atomic(target, data, replace=False)
     except SaveError as exc:
         exc.image = image
         raise
+    except OSError as exc:
+        raise SaveError(describe_os_error(exc, target), exc.errno, image=image) from exc
+
+
+def make_folder_durably(folder: Path) -> None:
+    """Create `folder` and any missing parents, each one's name fsynced into its parent.
+
+    The image's own rename is fsynced into `folder`; without this a power cut soon after the
+    first save of a day could lose the new dated folder, and the image with it.
+    """
+    missing: list[Path] = []
+    current = folder
+    while not current.is_dir() and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    if not missing:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for made in reversed(missing):
+        fsync_dir(made.parent)
 
 
 def encode_png(
