@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
-import warnings
 from pathlib import Path
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from studio.config.atomic import SaveError, write_atomic
-from studio.library.pngchunks import MAX_PIXELS, UnreadableImage
+from studio.library.pillow import open_image
+from studio.library.pngchunks import UnreadableImage
 
 THUMBNAIL_SUFFIX = ".jpg"  # JPEG: several times faster than PNG to encode and to decode
 JPEG_QUALITY = 85
+log = logging.getLogger(__name__)
 
 
 class ThumbnailCache:
@@ -69,21 +71,27 @@ class ThumbnailCache:
 
 
 def thumbnail_bytes(image_path: Path, size: int) -> bytes:
-    """JPEG bytes of a thumbnail that fits in size x size, made with draft/reduce for speed."""
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    """JPEG bytes of a thumbnail that fits in size x size, made with draft/reduce for speed.
+
+    UnreadableImage, naming the file, for anything Pillow cannot decode: its decoders raise
+    many kinds of error for damaged data (IndexError, struct.error, EOFError, ...), not only
+    OSError, and every one of them means "this file is damaged" to the person looking.
+    """
+    name = Path(image_path).name
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(image_path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise UnreadableImage(f"{image_path.name} has more pixels than Studio opens.")
-                image.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
-                image.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-                picture = _flatten(image)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise UnreadableImage(f"{image_path.name} has more pixels than Studio opens.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableImage(f"{image_path.name} could not be read: {exc}") from None
+        with open_image(image_path) as image:
+            image.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
+            image.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            picture = _flatten(image)
+    except UnreadableImage:
+        raise
+    except UnidentifiedImageError:
+        raise UnreadableImage(f"{name} could not be read: it is not an image Studio knows.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableImage(f"{name} could not be read: {exc}") from None
+    except Exception:
+        log.debug("Pillow could not decode %s", image_path, exc_info=True)
+        raise UnreadableImage(f"{name} could not be read: its image data is damaged.") from None
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()

@@ -5,10 +5,15 @@ Pool threads take paths from the stack, get the JPEG from the library's disk cac
 when missing), decode it to a QImage scaled to the tile and hand it over by a queued signal.
 The GUI thread turns it into a QPixmap (pixmaps belong to the GUI thread) and keeps it in an
 LRU. Full-size images for the viewer are decoded the same way, one at a time.
+
+Every job answers: whatever a file makes a decoder raise, the image is marked failed (its tile
+shows a placeholder and the reason), the error is logged, and the pool thread goes on to the
+next path, so one odd file never stops the thumbnails behind it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
@@ -29,6 +34,7 @@ MAX_VIEW_PIXELS = 8192 * 8192
 FAST = Qt.TransformationMode.FastTransformation
 SMOOTH = Qt.TransformationMode.SmoothTransformation
 TOO_BIG = "The image has more pixels than Studio opens."
+log = logging.getLogger(__name__)
 
 
 class _Bridge(QObject):
@@ -163,6 +169,11 @@ class ThumbnailLoader(QObject):
             self._pending.discard(path)
             return path
 
+    def _release_slot(self) -> None:
+        """A drain that stopped early gives back its place; the next request starts another."""
+        with self._lock:
+            self._draining -= 1
+
     def _make(self, path: str) -> None:
         try:
             jpeg = self._cache.get(Path(path), DISK_SIZE)
@@ -178,6 +189,10 @@ class ThumbnailLoader(QObject):
             image = image.convertToFormat(QImage.Format.Format_RGB32)
         except (UnreadableImage, OSError) as exc:
             self._bridge.failed.emit(path, str(exc))
+            return
+        except Exception:
+            log.exception("No thumbnail could be made for %s", path)
+            self._bridge.failed.emit(path, f"The thumbnail of {Path(path).name} could not be made.")
             return
         self._bridge.decoded.emit(path, image)
 
@@ -213,8 +228,12 @@ class _DrainStack(QRunnable):
         self._loader = loader
 
     def run(self) -> None:
-        while (path := self._loader._next()) is not None:
-            self._loader._make(path)
+        try:
+            while (path := self._loader._next()) is not None:
+                self._loader._make(path)
+        except Exception:  # _make answers for every path; this is the queue itself failing
+            log.exception("The thumbnail queue stopped")
+            self._loader._release_slot()
 
 
 class _DecodeFull(QRunnable):
@@ -224,6 +243,13 @@ class _DecodeFull(QRunnable):
         self._bridge = bridge
 
     def run(self) -> None:
+        try:
+            self._decode()
+        except Exception:
+            log.exception("The full image %s could not be decoded", self._path)
+            self._bridge.full_failed.emit(self._path, f"{Path(self._path).name} could not be shown.")
+
+    def _decode(self) -> None:
         reader = QImageReader(self._path)
         reader.setAutoTransform(True)
         size = reader.size()
