@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
+import struct
+import threading
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,7 @@ from PIL import Image
 
 from studio.engine.run.request import GenerationRequest
 from studio.library.gallery import Gallery
+from studio.library.index import GalleryIndex
 from studio.library.store import save_image
 
 PROMPTS = (
@@ -63,3 +68,59 @@ def use_trash_in(home: Path, monkeypatch: Any) -> Path:
     monkeypatch.setattr(plat_other, "HOMETRASH_B", os.fsencode(data / "Trash"))
     monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
     return data / "Trash" / "files"
+
+
+def png_that_pillow_fails_on(path: Path) -> Path:
+    """A PNG whose pixels decode but whose trailing chunks make Pillow raise IndexError, not
+    OSError: an iCCP chunk after the image data that ends right after the profile's name."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 90, 150)).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    end = data.rfind(b"IEND") - 4
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data[:end] + _chunk(b"iCCP", b"icc\0") + data[end:])
+    return path
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+class WatchedIndex(GalleryIndex):
+    """The library's index, noting which threads change files, and holding each change until
+    `release` is set (a slow disk); with `fail_with` set, each change raises it instead."""
+
+    def __init__(self, db_path: Path, gallery_dir: Path) -> None:
+        super().__init__(db_path, gallery_dir)
+        self.writers: list[threading.Thread] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self.fail_with: Exception | None = None
+
+    def _hold(self) -> None:
+        self.writers.append(threading.current_thread())
+        self.entered.set()
+        self.release.wait(10)
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def set_favorite(self, path: Path, favorite: bool) -> None:
+        self._hold()
+        super().set_favorite(path, favorite)
+
+    def set_rating(self, path: Path, rating: int) -> None:
+        self._hold()
+        super().set_rating(path, rating)
+
+    def delete(self, path: Path) -> None:
+        self._hold()
+        super().delete(path)
+
+
+def watch_index(gallery: Gallery) -> WatchedIndex:
+    """Swap the gallery's index for a WatchedIndex on the same database (before a panel is made)."""
+    gallery.index.close()
+    gallery.index = WatchedIndex(gallery.index.db_path, gallery.folder)
+    return gallery.index
