@@ -124,3 +124,8 @@ def watch_index(gallery: Gallery) -> WatchedIndex:
     gallery.index.close()
     gallery.index = WatchedIndex(gallery.index.db_path, gallery.folder)
     return gallery.index
+
+
+def settle(qtbot: Any, panel: Any) -> None:
+    """Wait until every favorite, rating and trash the panel asked for has been answered."""
+    qtbot.waitUntil(lambda: not panel.curator.busy(), timeout=5000)

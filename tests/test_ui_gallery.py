@@ -13,13 +13,14 @@ from PySide6.QtCore import QRunnable, Qt
 from PySide6.QtGui import QColor, QPixmap
 
 from studio.library.gallery import Gallery
+from studio.library.metadata import ImageMetadata, read_metadata
 from studio.library.store import save_image
 from studio.library.thumbnails import ThumbnailCache
 from studio.ui.gallery import GalleryPanel
 from studio.ui.gallery.delegate import TILE
 from studio.ui.gallery.loader import ThumbnailLoader
 from studio.ui.gallery.model import FAVORITE_ROLE, PATH_ROLE, THUMBNAIL_ROLE
-from tests.gallery_ui_helpers import COLORS, PROMPTS, fill_gallery, request_for, use_trash_in
+from tests.gallery_ui_helpers import COLORS, PROMPTS, fill_gallery, request_for, settle, use_trash_in
 
 
 @pytest.fixture
@@ -71,6 +72,7 @@ def test_search_filters_by_prompt_words(qtbot, panel: GalleryPanel) -> None:
 def test_favorites_filter_and_sort(qtbot, panel: GalleryPanel) -> None:
     oldest = panel.model.row_at(panel.model.rowCount() - 1)
     panel.set_favorite(oldest, True)
+    settle(qtbot, panel)
     position = panel.model.position(oldest.path)
     assert panel.model.data(panel.model.index(position), FAVORITE_ROLE) is True
 
@@ -92,6 +94,18 @@ def test_a_newly_saved_image_appears_at_the_top(panel: GalleryPanel) -> None:
     assert shown_paths(panel)[0] == str(path)
     assert panel.grid.count_label.text() == "6 images"
     assert panel.gallery.index.get(path) is not None  # indexed, so it survives a restart
+
+
+def test_a_saved_image_with_its_metadata_is_indexed_without_reading_the_file(
+    panel: GalleryPanel,
+) -> None:
+    image = Image.new("RGB", (64, 64), (10, 200, 200))
+    path = save_image(image, request_for(8), panel.gallery.folder, now=datetime.now().astimezone())
+    told = ImageMetadata(source="Studio", prompt="what the window knew", seed=77, width=64, height=64)
+    panel.add_saved(str(path), told)
+    assert read_metadata(path).prompt == PROMPTS[8 % len(PROMPTS)]  # the file says otherwise
+    assert panel.gallery.index.get(path).prompt == "what the window knew"
+    assert panel.model.row_at(0).path == path and panel.model.row_at(0).seed == 77
 
 
 def test_a_saved_image_outside_the_search_stays_hidden(qtbot, panel: GalleryPanel) -> None:
@@ -234,8 +248,10 @@ def test_grid_keys_favorite_and_delete(
     panel.grid.select(1)
     row = panel.model.row_at(1)
     qtbot.keyClick(panel.view, Qt.Key.Key_F)
+    settle(qtbot, panel)
     assert panel.gallery.index.get(row.path).favorite
     qtbot.keyClick(panel.view, Qt.Key.Key_Delete)
+    settle(qtbot, panel)
     assert not row.path.exists()
     assert (tmp_path / "home" / ".local" / "share" / "Trash" / "files" / row.path.name).exists()
     assert panel.gallery.index.get(row.path) is None

@@ -20,7 +20,7 @@ from studio.ui.gallery import GalleryPanel
 from studio.ui.gallery.film import ViewerTimeline
 from studio.ui.gallery.reuse import ReuseMode
 from studio.ui.parameters import ParametersPanel
-from tests.gallery_ui_helpers import PROMPTS, fill_gallery, request_for, use_trash_in
+from tests.gallery_ui_helpers import PROMPTS, fill_gallery, request_for, settle, use_trash_in
 
 INTEROP = Path("/work/shared/interop")
 
@@ -100,10 +100,12 @@ def test_f_toggles_the_favorite_in_the_file(qtbot, panel: GalleryPanel) -> None:
     panel.open_position(2)
     path = panel.viewer.path
     qtbot.keyClick(panel.viewer, Qt.Key.Key_F)
+    settle(qtbot, panel)
     assert read_metadata(path).favorite
     assert panel.viewer.favorite_button.isChecked()
     assert panel.gallery.index.get(path).favorite
     panel.viewer.favorite_button.click()
+    settle(qtbot, panel)
     assert not read_metadata(path).favorite
     assert not panel.viewer.favorite_button.isChecked()
 
@@ -117,6 +119,7 @@ def test_delete_sends_to_the_trash_and_shows_the_next(
     following = panel.model.row_at(2).path
     content = victim.read_bytes()
     qtbot.keyClick(panel.viewer, Qt.Key.Key_Delete)
+    settle(qtbot, panel)
     assert not victim.exists()
     assert (trash / victim.name).read_bytes() == content
     assert panel.gallery.index.get(victim) is None
@@ -134,6 +137,7 @@ def test_delete_in_the_viewer_of_the_last_image_returns_to_an_empty_grid(
     qtbot.addWidget(widget)
     widget.open_position(0)
     widget.viewer.delete_button.click()
+    settle(qtbot, widget)
     assert not widget.viewing()
     assert widget.model.rowCount() == 0
     assert "No images yet" in widget.grid.empty_label.text()
@@ -264,6 +268,7 @@ def test_images_from_other_tools_show_what_could_be_read(
     assert viewer.fields["Made with"].text() == "AUTOMATIC1111"
     assert viewer.fields["Seed"].text() == "235284042"
     qtbot.keyClick(viewer, Qt.Key.Key_F)  # favorites work on other tools' PNGs too
+    settle(qtbot, panel)
     assert read_metadata(others / "a1111_parameters.png").favorite
     assert read_metadata(others / "a1111_parameters.png").prompt == "photo of a duck"
 
@@ -297,6 +302,7 @@ def test_clicking_a_tiles_star_toggles_the_favorite(qtbot, panel: GalleryPanel) 
     cell = panel.view.visualRect(panel.model.index(0))
     star = panel.grid.delegate.star_rect(cell).center()
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=star)
+    settle(qtbot, panel)
     assert read_metadata(row.path).favorite
     assert panel.model.row_at(0).favorite
     assert not panel.viewing()  # the star does not open the viewer

@@ -4,6 +4,7 @@ file is rewritten atomically without re-encoding its pixels."""
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,19 @@ def set_curation(path: Path, *, favorite: bool | None = None, rating: int | None
     if rating is not None and not 0 <= rating <= 5:
         raise CurationError(f"A rating is from 0 to 5, not {rating}.")
     path = Path(path)
-    with open(path, "rb") as fh:
-        if fh.read(8) != PNG_SIGNATURE:
-            raise CurationError(f"{path.name} is not a PNG; favorites and ratings are kept in PNG files only.")
     try:
+        with open(path, "rb") as fh:
+            signature = fh.read(8)
+        if signature != PNG_SIGNATURE:
+            raise CurationError(f"{path.name} is not a PNG; favorites and ratings are kept in PNG files only.")
         chunks = read_raw_chunks(path)
+        created = path.stat().st_mtime
+    except FileNotFoundError:
+        raise CurationError(f"{path.name} is no longer there.") from None
     except UnreadableImage as exc:
         raise CurationError(f"{path.name} could not be read: {exc}") from exc
+    except OSError as exc:
+        raise CurationError(f"{path.name} could not be read: {_why(exc)}.") from exc
     data: dict[str, Any] = {}
     position = None
     for i, chunk in enumerate(chunks):
@@ -50,7 +57,7 @@ def set_curation(path: Path, *, favorite: bool | None = None, rating: int | None
                     data, position = loaded, i
                     break
     if position is None:
-        data = {"schema": SCHEMA, "created": path.stat().st_mtime}
+        data = {"schema": SCHEMA, "created": created}
     if favorite is not None:
         data["favorite"] = bool(favorite)
     if rating is not None:
@@ -66,10 +73,23 @@ def set_curation(path: Path, *, favorite: bool | None = None, rating: int | None
 
 def move_to_trash(path: Path) -> None:
     """Send a file to the system trash (never unlinked); SaveError with a reason on failure."""
+    path = Path(path)
     try:
         send2trash(str(path))
     except OSError as exc:
-        raise SaveError(f"Could not move {path} to the trash: {exc}", getattr(exc, "errno", None)) from exc
+        if exc.errno == errno.ENOENT or not path.exists():
+            why = "it is no longer there"
+        elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            why = "the trash folder is not a folder"
+        else:
+            why = _why(exc)
+        raise SaveError(f"Could not move {path.name} to the trash: {why}.", exc.errno) from exc
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "Studio has no permission to change it"
+    return (exc.strerror or "the system refused").rstrip(".").lower()
 
 
 def _load(text: str) -> dict[str, Any] | None:

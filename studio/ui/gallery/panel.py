@@ -10,12 +10,11 @@ from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import QLayout, QStackedWidget, QVBoxLayout, QWidget
 
-from studio.config.atomic import SaveError
-from studio.library.curation import CurationError
 from studio.library.gallery import Gallery
 from studio.library.index import GalleryRow
 from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
 from studio.ui.gallery.background import BackgroundTask
+from studio.ui.gallery.curator import Curator, NotStored, NotTrashed, Outcome, Stored, Trashed
 from studio.ui.gallery.delegate import TILE
 from studio.ui.gallery.drop import ImageDropLoader
 from studio.ui.gallery.film import ViewerTimeline
@@ -73,6 +72,7 @@ class GalleryPanel(QWidget):
         self.loader = ThumbnailLoader(gallery.thumbnails, TILE, threads=threads, parent=self)
         self.model = GalleryModel(self.loader, self)
         self._background = BackgroundTask(self)
+        self.curator = Curator(gallery.index, self)
         self.grid = GalleryGrid(gallery, self.model)
         self.view = self.grid.view
         self.viewer = ImageViewer()
@@ -98,6 +98,7 @@ class GalleryPanel(QWidget):
         self.loader.image_ready.connect(self._on_full_image)
         self.loader.image_failed.connect(self._on_full_image_failed)
         self._background.finished.connect(self._on_reconciled)
+        self.curator.done.connect(self._on_curated)
         v.back_requested.connect(self.show_grid)
         v.step_requested.connect(self._on_step)
         # bound methods, not lambdas: no reference cycle keeps a closed panel alive
@@ -115,10 +116,13 @@ class GalleryPanel(QWidget):
         self.grid.refresh()
 
     @Slot(str)
-    def add_saved(self, path: str) -> None:
-        """A file was just saved: index it and show it (connect the window's image_saved)."""
+    @Slot(str, object)
+    def add_saved(self, path: str, metadata: object | None = None) -> None:
+        """A file was just saved: index it and show it. With the metadata it was saved with
+        (an ImageMetadata), the file is not read again."""
+        meta = metadata if isinstance(metadata, ImageMetadata) else None
         try:
-            row = self.gallery.index.add(Path(path))
+            row = self.gallery.index.add(Path(path), meta)
         except (UnreadableImage, OSError) as exc:
             self.message.emit(f"The saved image could not be added to the gallery: {exc}")
             return
@@ -261,36 +265,38 @@ class GalleryPanel(QWidget):
             self.set_favorite(row, not row.favorite)
 
     def set_favorite(self, row: GalleryRow, favorite: bool) -> None:
-        """Store the favorite in the file and the index, and show it."""
-        try:
-            self.gallery.index.set_favorite(row.path, favorite)
-        except (CurationError, SaveError, OSError) as exc:
-            self._tell(f"Could not change the favorite: {exc}")
-            return
-        updated = self.gallery.index.get(row.path) or row._replace(favorite=favorite)
-        if self.grid.favorites_button.isChecked() and not favorite and not self.viewing():
+        """Show the favorite now; the file and the index are changed off the GUI thread, and a
+        failure is said and undone."""
+        self._show_curation(row._replace(favorite=int(favorite)))
+        self.curator.set_favorite(row.path, favorite)
+
+    def set_rating(self, row: GalleryRow, rating: int) -> None:
+        """Show a 0-5 rating now and store it like a favorite."""
+        self._show_curation(row._replace(rating=rating))
+        self.curator.set_rating(row.path, rating)
+
+    def _show_curation(self, row: GalleryRow) -> None:
+        filtering = self.grid.favorites_button.isChecked() and not self.viewing()
+        if filtering and not row.favorite:
             self.grid.drop_row(row.path)
+        elif filtering and self.model.position(row.path) < 0:
+            self.grid.show_row(row)
         else:
-            self.model.replace_row(updated)
+            self.model.replace_row(row)
         if self.viewer.path == row.path:
-            self.viewer.set_favorite(favorite)
-        self.message.emit("Added to favorites." if favorite else "Removed from favorites.")
+            self.viewer.set_favorite(bool(row.favorite))
 
     @Slot()
     def delete_current(self) -> None:
-        """Send the current image to the system trash and drop it from the index."""
+        """Send the current image to the system trash off the GUI thread. It leaves the grid at
+        once (Delete again acts on the next image) and comes back if the trash refuses it."""
         row = self.current_row()
         if row is None:
             return
         at = self.model.position(row.path)
-        try:
-            self.gallery.index.delete(row.path)
-        except (SaveError, OSError) as exc:
-            self._tell(str(exc))
-            return
+        self.curator.trash(row.path)
         self.loader.forget(row.file)
         self.grid.drop_row(row.path)
-        self.message.emit(f"Moved {row.path.name} to the trash.")
         remaining = self.model.rowCount()
         if not remaining:
             self.viewer.path = None
@@ -299,6 +305,34 @@ class GalleryPanel(QWidget):
             self.open_position(min(at, remaining - 1))
         else:
             self.grid.select(min(at, remaining - 1))
+
+    @Slot(object)
+    def _on_curated(self, outcome: Outcome) -> None:
+        if self._closed:  # the gallery may be closed already; the files say what was stored
+            return
+        match outcome:
+            case Stored(path=path, favorite=favorite, rating=rating):
+                self._settle_curation(path)
+                if favorite is not None:
+                    self.message.emit("Added to favorites." if favorite else "Removed from favorites.")
+                elif rating is not None:
+                    self.message.emit(f"Rated {path.name} {rating} of 5.")
+            case NotStored(path=path, message=message):
+                self._settle_curation(path)
+                self._tell(message)
+            case Trashed(path=path):
+                self.message.emit(f"Moved {path.name} to the trash.")
+            case NotTrashed(path=path, message=message):
+                row = self.gallery.index.get(path)
+                if row is not None and self.model.position(path) < 0:
+                    self.grid.show_row(row)
+                self._tell(message)
+
+    def _settle_curation(self, path: Path) -> None:
+        """Once no change to the file is still on its way, show what the index says (the
+        change itself, or after a failure the value from before it)."""
+        if not self.curator.busy(path) and (row := self.gallery.index.get(path)) is not None:
+            self._show_curation(row)
 
     @Slot()
     def copy_parameters(self) -> None:
@@ -369,6 +403,7 @@ class GalleryPanel(QWidget):
         if not self._closed:
             self._closed = True
             self.loader.shutdown()
+            self.curator.wait()
             self._background.wait()
 
     def closeEvent(self, event: QCloseEvent) -> None:
