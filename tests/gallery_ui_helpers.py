@@ -118,6 +118,11 @@ class WatchedIndex(GalleryIndex):
         self._hold()
         super().delete(path)
 
+    def reconcile(self, progress: Any = None) -> Any:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return super().reconcile(progress)
+
 
 def watch_index(gallery: Gallery) -> WatchedIndex:
     """Swap the gallery's index for a WatchedIndex on the same database (before a panel is made)."""

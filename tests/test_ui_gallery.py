@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from studio.ui.gallery import GalleryPanel
 from studio.ui.gallery.delegate import TILE
 from studio.ui.gallery.loader import ThumbnailLoader
 from studio.ui.gallery.model import FAVORITE_ROLE, PATH_ROLE, THUMBNAIL_ROLE
-from tests.gallery_ui_helpers import COLORS, PROMPTS, fill_gallery, request_for, settle, use_trash_in
+from tests.gallery_ui_helpers import COLORS, PROMPTS, fill_gallery, request_for, settle, use_trash_in, watch_index
 
 
 @pytest.fixture
@@ -124,6 +125,14 @@ def test_an_unreadable_saved_file_is_reported_not_raised(qtbot, panel: GalleryPa
     with qtbot.waitSignal(panel.message) as said:
         panel.add_saved(str(broken))
     assert "could not be added" in said.args[0]
+    assert panel.model.rowCount() == 5
+
+
+def test_a_saved_file_that_is_gone_is_reported_in_words(qtbot, panel: GalleryPanel) -> None:
+    gone = panel.gallery.folder / "gone.png"
+    with qtbot.waitSignal(panel.message) as said:
+        panel.add_saved(str(gone))
+    assert said.args == ["The saved image could not be added to the gallery: gone.png is no longer there."]
     assert panel.model.rowCount() == 5
 
 
@@ -238,6 +247,23 @@ def test_reconcile_picks_up_files_added_outside_the_app(qtbot, panel: GalleryPan
         panel.reconcile()
     assert str(path) in shown_paths(panel)
     assert panel.model.rowCount() == 6
+
+
+def test_a_reconcile_that_fails_is_said_plainly_and_logged(
+    qtbot, gallery: Gallery, caplog: pytest.LogCaptureFixture
+) -> None:
+    fill_gallery(gallery, 2)
+    watch_index(gallery).fail_with = KeyError("an internal key")
+    widget = GalleryPanel(gallery)
+    qtbot.addWidget(widget)
+    with caplog.at_level(logging.ERROR), qtbot.waitSignal(widget.message, timeout=5000) as said:
+        widget.reconcile()
+    widget.shutdown()
+    text = said.args[0]
+    assert text.startswith("The gallery could not be checked against its folder")
+    assert "KeyError" not in text and "internal key" not in text
+    assert widget.model.rowCount() == 2
+    assert any(r.exc_info and "internal key" in str(r.exc_info[1]) for r in caplog.records)
 
 
 def test_grid_keys_favorite_and_delete(

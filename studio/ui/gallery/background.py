@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, SignalInstance
+
+from studio.config.atomic import SaveError
+from studio.library.metadata import UnreadableImage
+
+log = logging.getLogger(__name__)
+UNEXPECTED = "something unexpected went wrong (the details are in the log)"
 
 
 class BackgroundTask(QObject):
     """Runs callables one at a time on a private pool thread.
 
     Signals:
-        finished(object, str): the result, and "" (or the error in words when it raised).
+        finished(object, str): the result, and "" (or, when it raised, why in a few words; an
+            error Studio did not expect is logged with its traceback and called unexpected).
     """
 
     finished = Signal(object, str)
@@ -37,7 +45,15 @@ class _Call(QRunnable):
     def run(self) -> None:
         try:
             result = self._work()
-        except Exception as exc:  # reported to the GUI as a message, never lost
-            self._done.emit(None, f"{type(exc).__name__}: {exc}")
+        except (SaveError, UnreadableImage) as exc:  # these say why in words already
+            self._done.emit(None, str(exc))
+            return
+        except OSError as exc:
+            log.warning("A gallery task failed", exc_info=True)
+            self._done.emit(None, (exc.strerror or UNEXPECTED).rstrip(".").lower())
+            return
+        except Exception:
+            log.exception("A gallery task failed")
+            self._done.emit(None, UNEXPECTED)
             return
         self._done.emit(result, "")

@@ -24,9 +24,9 @@ from studio.config.atomic import SaveError, describe_os_error
 from studio.library.curation import CurationError
 from studio.library.index import GalleryIndex, OutsideGallery
 from studio.library.metadata import UnreadableImage
+from studio.ui.gallery.background import UNEXPECTED
 
 log = logging.getLogger(__name__)
-UNEXPECTED = "something unexpected went wrong (the details are in the log)"
 
 
 @dataclass(frozen=True)

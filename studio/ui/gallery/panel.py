@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import QLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from studio.library.gallery import Gallery
-from studio.library.index import GalleryRow
+from studio.library.index import GalleryRow, OutsideGallery
 from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
 from studio.ui.gallery.background import BackgroundTask
 from studio.ui.gallery.curator import Curator, NotStored, NotTrashed, Outcome, Stored, Trashed
@@ -33,6 +35,7 @@ from studio.ui.gallery.text import parameters_text
 from studio.ui.gallery.viewer import ImageViewer
 
 TimelineProvider = Callable[[Path], "QWidget | None"]
+log = logging.getLogger(__name__)
 
 
 class GalleryPanel(QWidget):
@@ -123,11 +126,20 @@ class GalleryPanel(QWidget):
         meta = metadata if isinstance(metadata, ImageMetadata) else None
         try:
             row = self.gallery.index.add(Path(path), meta)
-        except (UnreadableImage, OSError) as exc:
-            self.message.emit(f"The saved image could not be added to the gallery: {exc}")
+        except FileNotFoundError:
+            why = f"{Path(path).name} is no longer there."
+        except (UnreadableImage, OutsideGallery) as exc:
+            why = str(exc)
+        except OSError as exc:
+            why = f"{Path(path).name} could not be read ({(exc.strerror or 'the system refused').lower()})."
+        except sqlite3.Error:
+            log.warning("The gallery index refused %s", path, exc_info=True)
+            why = "the gallery index could not be updated."
+        else:
+            self.loader.forget(row.file)
+            self.grid.show_row(row)
             return
-        self.loader.forget(row.file)
-        self.grid.show_row(row)
+        self.message.emit(f"The saved image could not be added to the gallery: {why}")
 
     def reconcile(self) -> None:
         """Bring the index in line with the folder off the GUI thread, then refresh."""
@@ -137,7 +149,7 @@ class GalleryPanel(QWidget):
     @Slot(object, str)
     def _on_reconciled(self, report: object, error: str) -> None:
         if error:
-            self.message.emit(f"The gallery could not be checked against its folder: {error}")
+            self.message.emit(f"The gallery could not be checked against its folder: {error.rstrip('.')}.")
             return
         added, removed = getattr(report, "added", 0), getattr(report, "removed", 0)
         if added or removed or getattr(report, "updated", 0):
