@@ -154,3 +154,27 @@ def test_saved_files_get_the_mode_the_umask_gives(tmp_path: Path, umask: int, mo
         os.umask(previous)
     assert oct(dated.stat().st_mode & 0o777) == oct(mode)
     assert oct(undated.stat().st_mode & 0o777) == oct(mode)
+
+
+@pytest.mark.parametrize(("mode", "pixel", "saved_mode", "saved_pixel"), [
+    ("RGBa", (100, 50, 20, 128), "RGBA", (199, 99, 39, 128)),
+    ("La", (60, 128), "LA", (119, 128)),
+])  # fmt: skip
+def test_premultiplied_alpha_is_saved_with_its_transparency(
+    tmp_path: Path, mode: str, pixel: tuple[int, ...], saved_mode: str, saved_pixel: tuple[int, ...]
+) -> None:
+    path = save_image(Image.new(mode, (4, 4), pixel), REQUEST, tmp_path)
+    with Image.open(path) as saved:
+        assert saved.mode == saved_mode
+        assert saved.getpixel((1, 1)) == saved_pixel
+
+
+def test_an_image_that_cannot_be_encoded_is_kept_with_a_plain_message(tmp_path: Path) -> None:
+    whole = save_image(Image.new("RGB", (64, 64), (9, 9, 9)), REQUEST, tmp_path / "a")
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole.read_bytes()[:-40])  # opens, but its pixels cannot all be read
+    with Image.open(cut) as image, pytest.raises(SaveError) as caught:
+        save_image(image, REQUEST, tmp_path / "b", now=MOMENT)
+    assert caught.value.image is image
+    assert str(caught.value) == "Could not save the image: its 64x64 RGB pixels could not be encoded as PNG."
+    assert not (tmp_path / "b").exists()

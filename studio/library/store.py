@@ -26,6 +26,8 @@ from studio.library.pngchunks import check_private_kind
 APP_VERSION = f"Studio {__version__}"
 PNG_COMPRESS_LEVEL = 1  # level 1 is ~4x faster than Pillow's default for ~10% larger files
 SLUG_LENGTH = 48
+# PNG has no premultiplied alpha; converting these to RGB would drop their transparency.
+_STRAIGHT_ALPHA = {"RGBa": "RGBA", "La": "LA"}
 
 
 def save_image(
@@ -49,8 +51,10 @@ def save_image(
         check_private_kind(kind)  # a wrong chunk type is a programming error: ValueError
     try:
         data = encode_png(image, request, created=moment.timestamp(), extra_chunks=extra_chunks)
-    except (OSError, ValueError) as exc:
-        raise SaveError(f"Could not encode the image as PNG: {exc}", image=image) from exc
+    except (OSError, ValueError) as exc:  # a lazily opened file whose pixels are cut short, say
+        size = f"{image.width}x{image.height} {image.mode}"
+        message = f"Could not save the image: its {size} pixels could not be encoded as PNG."
+        raise SaveError(message, image=image) from exc
     folder = Path(gallery_dir) / moment.strftime("%Y-%m-%d") if dated else Path(gallery_dir)
     target = folder / file_name(request, moment)
     try:
@@ -94,7 +98,9 @@ def encode_png(
         (STUDIO_KEY, studio_json(request, app=APP_VERSION, created=created)),
     ]
     private = [(check_private_kind(kind), bytes(payload)) for kind, payload in (extra_chunks or {}).items()]
-    if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "I;16"):
+    if image.mode in _STRAIGHT_ALPHA:
+        image = image.convert(_STRAIGHT_ALPHA[image.mode])
+    elif image.mode not in ("RGB", "RGBA", "L", "LA", "P", "I;16"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     if png_encoder.can_encode(image):
         return png_encoder.encode(image, texts, private, level=PNG_COMPRESS_LEVEL)
