@@ -186,3 +186,21 @@ def test_quick_clicks_end_on_the_last_one(qtbot, panel: GalleryPanel) -> None:
     path = panel.model.row_at(0).path
     assert read_metadata(path).favorite and panel.model.row_at(0).favorite
     assert len(watched.writers) == 3
+
+
+def test_an_unfavorite_that_fails_in_the_favorites_view_brings_the_tile_back(
+    qtbot, panel: GalleryPanel
+) -> None:
+    row = panel.model.row_at(1)
+    panel.set_favorite(row, True)
+    settle(qtbot, panel)
+    panel.grid.favorites_button.setChecked(True)
+    assert panel.model.rowCount() == 1
+    Image.new("RGB", (8, 8)).save(row.path, format="JPEG")  # favorites can no longer be changed
+    with qtbot.waitSignal(panel.message, timeout=5000) as said:
+        panel.set_favorite(panel.model.row_at(0), False)
+        assert panel.model.rowCount() == 0  # it leaves the favorites at once
+    settle(qtbot, panel)
+    assert "not a PNG" in said.args[0]
+    assert panel.model.rowCount() == 1 and panel.model.row_at(0).path == row.path
+    assert panel.model.row_at(0).favorite
