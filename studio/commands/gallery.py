@@ -7,12 +7,13 @@ folder, with its index and thumbnails in a hidden `DIR/.studio/` subfolder.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 from studio.library.gallery import Gallery
-from studio.library.index import IndexTooNew
+from studio.library.metadata.display import path_text, terminal_text
 
 
 def register(subparsers: Any) -> None:
@@ -33,9 +34,12 @@ def run_search(args: argparse.Namespace) -> int:
     if gallery is None:
         return 1
     with gallery:
-        gallery.index.reconcile()
+        report = gallery.index.reconcile()
+        _print_notes(gallery)
+        for path, why in report.skipped.items():
+            _note(f"Skipped {path_text(path)}: {why}")
         for row in gallery.index.rows(search=args.text, favorites_only=args.favorites):
-            print(row.path)
+            print(terminal_text(path_text(row.file)))
     return 0
 
 
@@ -44,15 +48,28 @@ def run_rebuild(args: argparse.Namespace) -> int:
     if gallery is None:
         return 1
     with gallery:
+        _print_notes(gallery)
+        if gallery.index_is_temporary:
+            _note("studio gallery: the index was not rebuilt, since its file belongs to a newer Studio.")
+            return 1
 
         def progress(done: int, total: int) -> None:
             print(f"Indexed {done} of {total} images", file=sys.stderr)
 
         report = gallery.index.rebuild(progress)
         for path, why in report.skipped.items():
-            print(f"Skipped {path}: {why}", file=sys.stderr)
+            _note(f"Skipped {path_text(path)}: {why}")
         print(f"{report.added} images in the index, {len(report.skipped)} skipped.", file=sys.stderr)
     return 0
+
+
+def _print_notes(gallery: Gallery) -> None:
+    for note in gallery.notes:
+        _note(f"studio gallery: {note}")
+
+
+def _note(text: str) -> None:
+    print(terminal_text(text), file=sys.stderr)
 
 
 def _gallery_option(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +88,9 @@ def _open(folder: Path | None) -> Gallery | None:
 
             return Gallery.from_paths(StudioPaths.default())
         if not folder.is_dir():
-            print(f"studio gallery: {folder} is not a folder.", file=sys.stderr)
+            _note(f"studio gallery: {path_text(folder)} is not a folder.")
             return None
         return Gallery.for_folder(folder)
-    except IndexTooNew as exc:
-        print(f"studio gallery: {exc}", file=sys.stderr)
+    except (OSError, sqlite3.Error):
+        _note("studio gallery: the gallery index could not be opened or created; check that its folder can be written.")
         return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
+from studio.library.metadata.display import json_safe, path_text, terminal_text
 
 _FIELDS = (
     ("Source", "source"),
@@ -31,28 +32,37 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when every file was read, 1 when any was refused."""
+    """Exit 0 when every file was read, 1 when any was refused.
+
+    JSON keeps text as the file has it (escaped by JSON itself); text output escapes control
+    characters, so a prompt cannot move the cursor or clear the terminal.
+    """
     results: list[dict[str, Any]] = []
     failed = False
     for path in args.files:
         try:
             meta = read_metadata(path)
-        except UnreadableImage as exc:
+        except (UnreadableImage, OSError) as exc:
             failed = True
-            results.append({"path": str(path), "error": str(exc)})
+            message = str(exc) if isinstance(exc, UnreadableImage) else _os_error(exc)
+            results.append({"path": path_text(path), "error": message})
             if not args.json:
-                print(f"{path}: could not be read: {exc}", file=sys.stderr)
+                print(terminal_text(f"{path_text(path)}: could not be read: {message}"), file=sys.stderr)
             continue
-        results.append({"path": str(path), **meta.to_dict()})
+        results.append({"path": path_text(path), **meta.to_dict()})
         if not args.json:
             print(_as_text(path, meta))
     if args.json:
-        print(json.dumps(results, indent=2, ensure_ascii=False))
+        print(json.dumps(json_safe(results), indent=2, ensure_ascii=False, allow_nan=False))
     return 1 if failed else 0
 
 
+def _os_error(exc: OSError) -> str:
+    return f"Could not open the file: {exc.strerror or 'the system refused'}."
+
+
 def _as_text(path: Path, meta: ImageMetadata) -> str:
-    lines = [str(path)]
+    lines = [terminal_text(path_text(path))]
     for label, name in _FIELDS:
         value = getattr(meta, name)
         if value is None or value == "":
@@ -61,10 +71,10 @@ def _as_text(path: Path, meta: ImageMetadata) -> str:
             value = f"{value} (Studio: {meta.scheduler})"
         if isinstance(value, float):
             value = f"{value:g}"
-        text = str(value).replace("\n", "\n    ")
+        text = terminal_text(str(value)).replace("\n", "\n    ")
         lines.append(f"  {label}: {text}")
     if meta.favorite:
         lines.append("  Favorite: yes")
     for problem in meta.problems:
-        lines.append(f"  Problem: {problem}")
+        lines.append(f"  Problem: {terminal_text(problem)}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import json
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,9 @@ FILM_VERSION = 1
 MAX_FRAME_SIDE = 128  # stored frames are shrunk to this long side: the film stays a few KB
 MAX_STEPS = 10_000
 FRAME_MS = 50  # one step in the stored WebP
+MAX_FRAME_MS = 10_000
+MAX_DECODED_PIXELS = 2**25  # distinct frames of one film, decoded: about 100 MB of RGB at most
+MAX_EXPORT_PIXELS = 2**27  # every exported frame of one film, enlarged, before it is encoded
 EXPORT_MIN_SIDE = 256  # exported frames are enlarged (nearest neighbour) to at least this
 EXPORT_FORMATS = {".webp": "WEBP", ".gif": "GIF"}
 
@@ -63,30 +67,51 @@ def decode_film(data: bytes) -> list[np.ndarray]:
     if len(data) < 5 or data[0] != FILM_VERSION:
         raise FilmError("The film in this image was written by a newer Studio or is damaged.")
     (length,) = struct.unpack(">I", data[1:5])
-    try:
-        header = json.loads(data[5 : 5 + length])
-        steps, unit = int(header["steps"]), int(header["frame_ms"])
-        width, height = (int(v) for v in header["size"])
-    except (ValueError, KeyError, TypeError):
-        raise FilmError("The film in this image is damaged (its header cannot be read).") from None
-    if not (0 < steps <= MAX_STEPS and unit > 0):
-        raise FilmError("The film in this image is damaged (its step count is wrong).")
-    if not (0 < width <= MAX_FRAME_SIDE and 0 < height <= MAX_FRAME_SIDE):
-        raise FilmError("The film in this image is damaged (its frame size is wrong).")
+    steps, unit, width, height = _read_header(data[5 : 5 + length])
     out: list[np.ndarray] = []
     try:
         with Image.open(io.BytesIO(data[5 + length :]), formats=["WEBP"]) as movie:
-            if movie.size != (width, height) or getattr(movie, "n_frames", 1) > steps:
+            count = getattr(movie, "n_frames", 1)
+            # Checked before any frame is decoded: what the header and the WebP claim must fit.
+            if movie.size != (width, height) or count > steps:
                 raise FilmError("The film in this image is damaged (its frames do not match).")
-            for index in range(getattr(movie, "n_frames", 1)):
+            if count * width * height > MAX_DECODED_PIXELS:
+                raise FilmError("The film in this image is damaged (it holds more frames than a film can).")
+            for index in range(count):
                 movie.seek(index)
-                frame = np.asarray(movie.convert("RGB"))
-                out.extend([frame] * max(1, round(int(movie.info.get("duration", unit)) / unit)))
-    except (OSError, EOFError, SyntaxError):
+                duration = movie.info.get("duration", unit)
+                repeats = max(1, round(duration / unit)) if isinstance(duration, int | float) else 1
+                if len(out) + repeats > steps:  # a frame claiming hours: refused before it is copied
+                    raise FilmError("The film in this image is damaged (its frames last longer than its steps).")
+                out.extend([np.asarray(movie.convert("RGB"))] * repeats)
+    except (OSError, EOFError, SyntaxError, ValueError) as error:
+        if isinstance(error, FilmError):
+            raise
         raise FilmError("The film in this image is damaged (its frames cannot be decoded).") from None
     if len(out) != steps:
         raise FilmError("The film in this image is damaged (frames are missing).")
     return out
+
+
+def _read_header(raw: bytes) -> tuple[int, int, int, int]:
+    """(steps, frame_ms, width, height) from the film's JSON header, each checked."""
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError):  # also int() of thousands of digits
+        header = None
+    if not isinstance(header, dict) or not isinstance(header.get("size"), list) or len(header["size"]) != 2:
+        raise FilmError("The film in this image is damaged (its header cannot be read).")
+    steps, unit = header.get("steps"), header.get("frame_ms")
+    width, height = header["size"]
+    if not (_whole(steps) and 0 < steps <= MAX_STEPS and _whole(unit) and 0 < unit <= MAX_FRAME_MS):
+        raise FilmError("The film in this image is damaged (its step count is wrong).")
+    if not (_whole(width) and _whole(height) and 0 < width <= MAX_FRAME_SIDE and 0 < height <= MAX_FRAME_SIDE):
+        raise FilmError("The film in this image is damaged (its frame size is wrong).")
+    return steps, unit, width, height
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_film(path: Path) -> list[np.ndarray]:
@@ -117,6 +142,9 @@ def export_film(frames: Sequence[np.ndarray], out: Path, *, frame_ms: int = 80) 
         raise FilmError(f"Films are written as .webp or .gif, not {Path(out).suffix or 'no suffix'}.")
     if not frames:
         raise FilmError("There is no film to write: the run kept no previews.")
+    first = _enlarge(_as_image(frames[0]))
+    if len(frames) * first.width * (first.height + max(2, first.height // 64)) > MAX_EXPORT_PIXELS:
+        raise FilmError(f"The film is too long to write ({len(frames):,} steps of {first.width}x{first.height}).")
     images = [_with_progress(_enlarge(_as_image(f)), i + 1, len(frames)) for i, f in enumerate(frames)]
     buffer = io.BytesIO()
     options = {"lossless": True} if fmt == "WEBP" else {"optimize": False}

@@ -13,7 +13,8 @@ from PIL import Image
 
 from studio.config.paths import StudioPaths
 from studio.engine.run.request import GenerationRequest
-from studio.library.index import GalleryIndex, GalleryRow
+from studio.library.index import GalleryIndex, GalleryRow, IndexTooNew
+from studio.library.metadata import ImageMetadata
 from studio.library.store import save_image
 from studio.library.thumbnails import ThumbnailCache
 
@@ -21,10 +22,33 @@ PRIVATE_DIR = ".studio"
 
 
 class Gallery:
+    """The images of one folder. `notes` says, in words, what a person should know about the
+    index (moved aside when damaged, or left alone because a newer Studio wrote it).
+
+    An index from a newer Studio is never touched: the gallery then works from an index in
+    memory, filled from the files by `index.reconcile()` as usual, and says so in `notes`.
+    """
+
     def __init__(self, folder: Path, index_file: Path, thumbnail_dir: Path) -> None:
         self.folder = Path(folder)
-        self.index = GalleryIndex(index_file, self.folder)
+        try:
+            self.index = GalleryIndex(index_file, self.folder)
+        except IndexTooNew as refused:
+            self.index = GalleryIndex.in_memory(self.folder)
+            self.index.notes.append(
+                f"{refused} Until then the gallery is read from the image files into a temporary "
+                "index, and nothing is written to that file."
+            )
         self.thumbnails = ThumbnailCache(thumbnail_dir)
+
+    @property
+    def notes(self) -> list[str]:
+        return self.index.notes
+
+    @property
+    def index_is_temporary(self) -> bool:
+        """True when the index lives in memory only (its file was left for a newer Studio)."""
+        return self.index.db_path is None
 
     @classmethod
     def from_paths(cls, paths: StudioPaths) -> Gallery:
@@ -45,6 +69,12 @@ class Gallery:
         """Save the image (atomically, metadata inside) and index it; SaveError on failure."""
         path = save_image(image, request, self.folder, extra_chunks=extra_chunks)
         return self.index.add(path)
+
+    def add(self, path: Path, meta: ImageMetadata | None = None) -> GalleryRow:
+        """Show a file that was just written. With `meta`, what the writer knows it says, the
+        file is not opened (only its size and time are read); without, it is read.
+        UnreadableImage if it is refused."""
+        return self.index.add(path, meta)
 
     def close(self) -> None:
         self.index.close()

@@ -5,6 +5,7 @@ Thread-safe: one connection behind a lock, so the GUI thread can query while a w
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sqlite3
@@ -16,15 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from studio.config.atomic import remove_stale_temporaries
 from studio.library.curation import move_to_trash, set_curation
 from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
-from studio.library.scan import FileStamp, scan_gallery
+from studio.library.scan import FileStamp, is_temporary, scan_folder
 from studio.library.schema import COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
 Progress = Callable[[int, int], None]  # (done, total)
 Order = Literal["desc", "asc"]
 _SQLITE_HEADER = b"SQLite format 3\0"
 _BATCH = 500
+KEPT_DAMAGED_COPIES = 3  # moved-aside damaged indexes kept for a person to look at; older ones go
+_DAMAGED = ".corrupt-"
 
 
 class IndexTooNew(RuntimeError):
@@ -76,31 +80,47 @@ class OutsideGallery(ValueError):
 
 
 class GalleryIndex:
-    """Index of the images under `gallery_dir`, stored in `db_path`.
+    """Index of the images under `gallery_dir`, stored in `db_path` (None: in memory only).
 
     A corrupt database is moved aside (`recovered_from`) and rebuilt from the files; a database
-    from a newer Studio raises IndexTooNew and is never written.
+    from a newer Studio raises IndexTooNew and is never written. `notes` lists, in words a
+    person reads, what happened to the index that they should know (the window and the CLI
+    show them).
     """
 
-    def __init__(self, db_path: Path, gallery_dir: Path) -> None:
-        self.db_path = Path(db_path)
+    def __init__(self, db_path: Path | None, gallery_dir: Path) -> None:
+        self.db_path = Path(db_path) if db_path is not None else None
         self.gallery_dir = Path(gallery_dir)
         self.recovered_from: Path | None = None
+        self.notes: list[str] = []
         self._lock = threading.RLock()
         try:
             self._conn = self._open()
         except sqlite3.DatabaseError:
             self.recovered_from = self._move_aside()
             self._conn = self._open()
+            self.notes.append(
+                f"The gallery index was damaged; it was moved aside to {self.recovered_from.name} "
+                "and rebuilt from the image files (favorites and ratings are kept in the files)."
+            )
             self.rebuild()
+
+    @classmethod
+    def in_memory(cls, gallery_dir: Path) -> GalleryIndex:
+        """An index that lives only as long as this object: for when the file cannot be used."""
+        return cls(None, gallery_dir)
 
     # -- opening ---------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.db_path.exists() and self.db_path.stat().st_size > 0:
-            self._check_existing()
-        conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        if self.db_path is None:
+            target = ":memory:"
+        else:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            if self.db_path.exists() and self.db_path.stat().st_size > 0:
+                self._check_existing(self.db_path)
+            target = str(self.db_path)
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -112,18 +132,19 @@ class GalleryIndex:
             raise
         return conn
 
-    def _check_existing(self) -> None:
+    @staticmethod
+    def _check_existing(db_path: Path) -> None:
         """Refuse a newer schema before anything writes; raise DatabaseError if corrupt."""
-        with open(self.db_path, "rb") as fh:
+        with open(db_path, "rb") as fh:
             if fh.read(16) != _SQLITE_HEADER:
                 raise sqlite3.DatabaseError("file is not a database")
-        uri = self.db_path.resolve().as_uri() + "?mode=ro"
+        uri = db_path.resolve().as_uri() + "?mode=ro"
         probe = sqlite3.connect(uri, uri=True)
         try:
             version = probe.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise IndexTooNew(
-                    f"The gallery index {self.db_path} was written by a newer Studio (schema "
+                    f"The gallery index {db_path} was written by a newer Studio (schema "
                     f"{version}; this one knows up to {SCHEMA_VERSION}). It was left untouched: "
                     "update Studio, or point it at another index."
                 )
@@ -133,13 +154,29 @@ class GalleryIndex:
             probe.close()
 
     def _move_aside(self) -> Path:
+        """Move the damaged database (and its WAL) aside under a new name; keep the newest few."""
+        assert self.db_path is not None
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        aside = self.db_path.with_name(f"{self.db_path.name}.corrupt-{stamp}")
+        aside = self.db_path.with_name(f"{self.db_path.name}{_DAMAGED}{stamp}")
+        number = 1
+        while any(Path(f"{aside}{suffix}").exists() for suffix in ("", "-wal", "-shm")):
+            number += 1
+            aside = self.db_path.with_name(f"{self.db_path.name}{_DAMAGED}{stamp}-{number}")
         for suffix in ("", "-wal", "-shm"):
             source = Path(f"{self.db_path}{suffix}")
             if source.exists():
                 source.replace(Path(f"{aside}{suffix}"))
+        self._forget_old_damaged_copies()
         return aside
+
+    def _forget_old_damaged_copies(self) -> None:
+        assert self.db_path is not None
+        pattern = f"{self.db_path.name}{_DAMAGED}*"
+        copies = [p for p in self.db_path.parent.glob(pattern) if not p.name.endswith(("-wal", "-shm"))]
+        copies.sort(key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+        for old in copies[KEPT_DAMAGED_COPIES:]:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{old}{suffix}").unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:
@@ -205,12 +242,25 @@ class GalleryIndex:
     # -- changes ---------------------------------------------------------------------------
 
     def add(self, path: Path, meta: ImageMetadata | None = None) -> GalleryRow:
-        """Index one file (just saved, or changed); UnreadableImage if it is refused."""
+        """Index one file (just saved, or changed); UnreadableImage if it is refused.
+
+        With `meta` (what the caller already knows the file says) the file is not read, only
+        its size and time are; its numbers are still checked before they reach the index.
+        """
         path = Path(path)
+        if is_temporary(path.name):
+            raise UnreadableImage(
+                f"{path.name} is a temporary file of a save in progress or one that was cut short; "
+                "the gallery does not show it."
+            )
+        key = self._key(path)
         stamp = FileStamp.of(path)
-        meta = meta or read_metadata(path)
+        if meta is None:
+            meta = read_metadata(path)
+        else:
+            meta.check_numbers()
         with self._transaction() as conn:
-            self._upsert(conn, self._key(path), stamp, meta)
+            self._upsert(conn, key, stamp, meta)
         row = self.get(path)
         assert row is not None
         return row
@@ -244,7 +294,10 @@ class GalleryIndex:
     def reconcile(self, progress: Progress | None = None) -> ScanReport:
         """Bring the index in line with the folder: new, changed and vanished files."""
         report = ScanReport()
-        on_disk = scan_gallery(self.gallery_dir)
+        scan = scan_folder(self.gallery_dir)
+        for folder in sorted(scan.temporary_dirs):
+            remove_stale_temporaries(self.gallery_dir / folder, recursive=False)
+        on_disk = scan.images
         with self._lock:
             known = {
                 key: (mtime_ns, size)
@@ -285,7 +338,12 @@ class GalleryIndex:
                     report.skipped[path] = str(exc)
             with self._transaction() as conn:
                 for key, stamp, meta in batch:
-                    self._upsert(conn, key, stamp, meta)
+                    try:
+                        self._upsert(conn, key, stamp, meta)
+                    except (sqlite3.Error, OverflowError, ValueError, TypeError):
+                        # one file's odd metadata must never hide the others
+                        report.skipped[self.gallery_dir / key] = "Its metadata could not be stored in the index."
+                        continue
                     if key in known:
                         report.updated += 1
                     else:
@@ -294,7 +352,9 @@ class GalleryIndex:
                 progress(min(start + _BATCH, total), total)
 
     def _upsert(self, conn: sqlite3.Connection, key: str, stamp: FileStamp, meta: ImageMetadata) -> None:
-        created = meta.created if meta.created is not None else stamp.mtime_ns / 1e9
+        created = _sqlite_float(meta.created)
+        if created is None:
+            created = stamp.mtime_ns / 1e9
         conn.execute(
             f"INSERT INTO images ({COLUMNS}) VALUES ({', '.join('?' * 17)}) "
             "ON CONFLICT (path) DO UPDATE SET created = excluded.created, "
@@ -305,10 +365,11 @@ class GalleryIndex:
             "sampler = excluded.sampler, model = excluded.model, source = excluded.source, "
             "favorite = excluded.favorite, rating = excluded.rating",
             (
-                key, created, stamp.mtime_ns, stamp.size, meta.prompt or "",
-                meta.negative_prompt or "", _sqlite_int(meta.seed), meta.steps, meta.guidance,
-                meta.width, meta.height, meta.scheduler, meta.sampler, meta.model, meta.source,
-                int(meta.favorite), meta.rating,
+                key, created, stamp.mtime_ns, stamp.size, _text(meta.prompt) or "",
+                _text(meta.negative_prompt) or "", _sqlite_int(meta.seed), _sqlite_int(meta.steps),
+                _sqlite_float(meta.guidance), _sqlite_int(meta.width), _sqlite_int(meta.height),
+                _text(meta.scheduler), _text(meta.sampler), _text(meta.model), _text(meta.source),
+                int(meta.favorite is True), _sqlite_int(meta.rating) or 0,
             ),
         )  # fmt: skip
 
@@ -340,8 +401,19 @@ def fts_query(text: str) -> str:
     return "prompt : (" + " ".join(f'"{word}"*' for word in words) + ")"
 
 
-def _sqlite_int(value: int | None) -> int | None:
-    """Seeds past SQLite's 64-bit range (never from Studio) are not indexed."""
-    if value is None or -(2**63) <= value < 2**63:
+def _sqlite_int(value: object) -> int | None:
+    """A whole number SQLite holds (64-bit); anything else (a 64-bit ComfyUI seed past 2**63) is
+    not indexed, though the file keeps it."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
         return value
     return None
+
+
+def _sqlite_float(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TypeVar
 
 from studio.engine.run.request import GenerationRequest
 from studio.engine.run.schedulers import spec
-from studio.library.metadata.model import ImageMetadata, as_float, as_int
+from studio.library.metadata.model import ImageMetadata
+from studio.library.metadata.numbers import shown
 
-# The same pattern AUTOMATIC1111 uses: `Key: value` pairs, values optionally JSON-quoted.
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-_SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
+MAX_INFOTEXT_CHARS = 256 * 1024  # a prompt and its settings; past this it is not a real infotext
 _NEGATIVE = "Negative prompt:"
-T = TypeVar("T")
+_KEY_PUNCTUATION = frozenset(" -/")
 
 
 def format_infotext(request: GenerationRequest, version: str, model_name: str = "") -> str:
@@ -47,10 +45,17 @@ def format_infotext(request: GenerationRequest, version: str, model_name: str = 
 def parse_infotext(text: str, source: str = "AUTOMATIC1111") -> ImageMetadata:
     """What an infotext says; unknown keys go to `extras`, unreadable values to `problems`."""
     meta = ImageMetadata(source=source)
+    if len(text) > MAX_INFOTEXT_CHARS:
+        meta.problems.append(
+            f"The parameters are {len(text):,} characters long; Studio reads the first "
+            f"{MAX_INFOTEXT_CHARS:,} (the settings line after them was dropped)."
+        )
+        text = text[:MAX_INFOTEXT_CHARS]
     lines = text.strip().replace("\r\n", "\n").split("\n")
     last = lines[-1] if lines else ""
-    if len(_PARAM.findall(last)) < 3:
-        last = ""
+    pairs = settings_pairs(last)
+    if len(pairs) < 3:
+        last, pairs = "", []
     else:
         lines = lines[:-1]
     prompt: list[str] = []
@@ -63,7 +68,7 @@ def parse_infotext(text: str, source: str = "AUTOMATIC1111") -> ImageMetadata:
         (negative if in_negative else prompt).append(line)
     meta.prompt = "\n".join(prompt).strip()
     meta.negative_prompt = "\n".join(negative).strip()
-    params = {key.strip(): _unquote(value.strip()) for key, value in _PARAM.findall(last)}
+    params = {key.strip(): _unquote(value.strip()) for key, value in pairs}
     if not last:
         meta.problems.append("The parameters have no settings line (steps, sampler, seed...).")
     _apply(meta, params)
@@ -76,18 +81,16 @@ def _apply(meta: ImageMetadata, params: dict[str, str]) -> None:
     for key, value in params.items():
         if key not in known:
             meta.extras[key] = value
-    if "Steps" in params:
-        meta.steps = _number(meta, "Steps", as_int(params["Steps"]), params["Steps"])
-    if "CFG scale" in params:
-        meta.guidance = _number(meta, "CFG scale", as_float(params["CFG scale"]), params["CFG scale"])
-    if "Seed" in params:
-        meta.seed = _number(meta, "Seed", as_int(params["Seed"]), params["Seed"])
+    meta.read_int("steps", params.get("Steps"))
+    meta.read_float("guidance", params.get("CFG scale"))
+    meta.read_int("seed", params.get("Seed"))
     if "Size" in params:
-        match = _SIZE.match(params["Size"])
-        if match:
-            meta.width, meta.height = int(match.group(1)), int(match.group(2))
+        width, x, height = params["Size"].partition("x")
+        if x and width.strip().isdigit() and height.strip().isdigit():
+            meta.read_int("width", width)
+            meta.read_int("height", height)
         else:
-            meta.problems.append(f"Could not read the size {params['Size']!r}.")
+            meta.problems.append(f"Could not read the size {shown(params['Size'])}; it was dropped.")
     meta.model = params.get("Model") or None
     if "Sampler" in params:
         meta.sampler = params["Sampler"]
@@ -100,10 +103,79 @@ def _apply(meta: ImageMetadata, params: dict[str, str]) -> None:
         meta.source = "Forge"
 
 
-def _number(meta: ImageMetadata, key: str, value: T | None, raw: str) -> T | None:
-    if value is None:
-        meta.problems.append(f"Could not read {key} {raw!r}.")
-    return value
+def settings_pairs(line: str) -> list[tuple[str, str]]:
+    """The `Key: value` pairs of a settings line, as AUTOMATIC1111's pattern
+    `\\s*(\\w[\\w \\-/]+):\\s*("(?:\\\\.|[^\\\\"])+"|[^,]*)(?:,|$)` finds them, in one pass.
+
+    That pattern, run by `findall`, retries at every position and is quadratic on a long line
+    without colons. Here each colon is looked at once: its key is the run of key characters
+    just before it, its value runs to the closing quote (if quoted and followed by a comma or the
+    end) or to the next comma. Every character is read a bounded number of times.
+    """
+    pairs: list[tuple[str, str]] = []
+    closes = _QuoteCloser(line)
+    pos, end = 0, len(line)
+    while pos < end:
+        colon = line.find(":", pos)
+        if colon < 0:
+            break
+        start = colon
+        while start > pos and _is_key_char(line[start - 1]):
+            start -= 1
+        while start < colon and not _is_word_char(line[start]):
+            start += 1  # a key starts with a word character; spaces before it are `\s*`
+        if colon - start < 2:
+            pos = colon + 1
+            continue
+        value_start = colon + 1
+        while value_start < end and line[value_start].isspace():
+            value_start += 1
+        close = closes.after(value_start) if value_start < end and line[value_start] == '"' else -1
+        if close > value_start + 1 and (close + 1 == end or line[close + 1] == ","):
+            value_end = close + 1
+        else:
+            comma = line.find(",", value_start)
+            value_end = end if comma < 0 else comma
+        pairs.append((line[start:colon], line[value_start:value_end]))
+        pos = value_end + 1
+    return pairs
+
+
+class _QuoteCloser:
+    """Where the quoted string opening at a position closes (-1 if never), remembering the last
+    scan: a later opening quote inside it was an escaped one, so it closes at the same place."""
+
+    def __init__(self, line: str) -> None:
+        self._line = line
+        self._opened = -1
+        self._closed = -1
+
+    def after(self, opening: int) -> int:
+        if self._opened >= 0 and opening < (self._closed if self._closed >= 0 else len(self._line)):
+            return self._closed
+        line, i = self._line, opening + 1
+        closed = -1
+        while i < len(line):
+            char = line[i]
+            if char == "\\":
+                if i + 1 >= len(line):
+                    break
+                i += 2
+                continue
+            if char == '"':
+                closed = i
+                break
+            i += 1
+        self._opened, self._closed = opening, closed
+        return closed
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _is_key_char(char: str) -> bool:
+    return char.isalnum() or char == "_" or char in _KEY_PUNCTUATION
 
 
 def _quote(text: str) -> str:

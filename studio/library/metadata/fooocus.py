@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
-from studio.library.metadata.model import ImageMetadata, as_float, as_int, as_text
+from studio.library.metadata.model import ImageMetadata, as_text
+from studio.library.metadata.numbers import LongNumber, shown
 
 _RESOLUTION = re.compile(r"\(?\s*(\d+)\s*[,x]\s*(\d+)\s*\)?")
+_MAX_RESOLUTION_CHARS = 200
+_MAX_EXTRA_CHARS = 1000
 
 
 def parse_fooocus(data: object) -> ImageMetadata:
@@ -17,21 +20,25 @@ def parse_fooocus(data: object) -> ImageMetadata:
         return meta
     meta.prompt = as_text(data.get("prompt"))
     meta.negative_prompt = as_text(data.get("negative_prompt"))
-    meta.seed = as_int(data.get("seed"))
-    meta.steps = as_int(data.get("steps"))
-    meta.guidance = as_float(data.get("guidance_scale"))
+    meta.read_int("seed", data.get("seed"))
+    meta.read_int("steps", data.get("steps"))
+    meta.read_float("guidance", data.get("guidance_scale"))
     resolution = data.get("resolution")
-    match = _RESOLUTION.fullmatch(resolution.strip()) if isinstance(resolution, str) else None
+    match = None
+    if isinstance(resolution, str) and len(resolution) <= _MAX_RESOLUTION_CHARS:
+        match = _RESOLUTION.fullmatch(resolution.strip())
     if match:
-        meta.width, meta.height = int(match.group(1)), int(match.group(2))
+        meta.read_int("width", match.group(1))
+        meta.read_int("height", match.group(2))
     elif isinstance(resolution, list) and len(resolution) == 2:
-        meta.width, meta.height = as_int(resolution[0]), as_int(resolution[1])
+        meta.read_int("width", resolution[0])
+        meta.read_int("height", resolution[1])
     else:
-        meta.problems.append(f"Could not read the Fooocus resolution {resolution!r}.")
+        meta.problems.append(f"Could not read the Fooocus resolution {shown(resolution)}; it was dropped.")
     meta.model = as_text(data.get("base_model"))
     for key in ("styles", "performance", "version", "refiner_model", "sharpness"):
         if key in data:
-            meta.extras[key] = str(data[key])
+            meta.extras[key] = _extra(data[key])
     sampler = as_text(data.get("sampler"))
     if sampler:
         meta.sampler = sampler
@@ -40,3 +47,11 @@ def parse_fooocus(data: object) -> ImageMetadata:
         meta.problems.append("The Fooocus parameters have no prompt.")
     meta.build_request()
     return meta
+
+
+
+def _extra(value: object) -> str:
+    """An extra setting as text; a number too long to read is described instead."""
+    if isinstance(value, LongNumber):
+        return shown(value)
+    return str(value)[:_MAX_EXTRA_CHARS]

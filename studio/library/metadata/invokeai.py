@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from studio.library.metadata.model import ImageMetadata, as_float, as_int, as_text
+from studio.library.metadata.model import ImageMetadata, as_text
 
 # InvokeAI's scheduler names -> the AUTOMATIC1111 names Studio maps from.
 _SCHEDULERS = {
@@ -20,6 +20,7 @@ _SCHEDULERS = {
     "lcm": "LCM",
 }
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
+MAX_DREAM_CHARS = 256 * 1024  # a prompt and its flags
 
 
 def parse_invokeai(data: object) -> ImageMetadata:
@@ -30,11 +31,11 @@ def parse_invokeai(data: object) -> ImageMetadata:
         return meta
     meta.prompt = as_text(data.get("positive_prompt"))
     meta.negative_prompt = as_text(data.get("negative_prompt"))
-    meta.seed = as_int(data.get("seed"))
-    meta.steps = as_int(data.get("steps"))
-    meta.guidance = as_float(data.get("cfg_scale"))
-    meta.width = as_int(data.get("width"))
-    meta.height = as_int(data.get("height"))
+    meta.read_int("seed", data.get("seed"))
+    meta.read_int("steps", data.get("steps"))
+    meta.read_float("guidance", data.get("cfg_scale"))
+    meta.read_int("width", data.get("width"))
+    meta.read_int("height", data.get("height"))
     model = data.get("model")
     if isinstance(model, dict):
         meta.model = as_text(model.get("model_name")) or as_text(model.get("name"))
@@ -62,10 +63,11 @@ def parse_sd_metadata(data: object) -> ImageMetadata:
         meta.prompt, meta.negative_prompt = split_brackets(prompt)
     else:
         meta.problems.append("The sd-metadata has no prompt.")
-    meta.seed = as_int(image.get("seed"))
-    meta.steps = as_int(image.get("steps"))
-    meta.guidance = as_float(image.get("cfg_scale"))
-    meta.width, meta.height = as_int(image.get("width")), as_int(image.get("height"))
+    meta.read_int("seed", image.get("seed"))
+    meta.read_int("steps", image.get("steps"))
+    meta.read_float("guidance", image.get("cfg_scale"))
+    meta.read_int("width", image.get("width"))
+    meta.read_int("height", image.get("height"))
     meta.model = as_text(data.get("model_weights")) or as_text(data.get("model"))
     _sampler(meta, as_text(image.get("sampler")))
     meta.build_request()
@@ -75,6 +77,10 @@ def parse_sd_metadata(data: object) -> ImageMetadata:
 def parse_dream(text: str) -> ImageMetadata:
     """InvokeAI 1.x/2.x `Dream` command line: "prompt" -s 50 -S 42 -W 512 -H 512 -C 7.5 -A k_lms"""
     meta = ImageMetadata(source="InvokeAI")
+    if len(text) > MAX_DREAM_CHARS:
+        meta.problems.append(f"The Dream command line is {len(text):,} characters long; Studio reads "
+                             f"{MAX_DREAM_CHARS:,} at most, so it was not read.")
+        return meta
     try:
         words = shlex.split(text)
     except ValueError:
@@ -96,11 +102,11 @@ def parse_dream(text: str) -> ImageMetadata:
             prompt_words.append(word)
         i += 1
     meta.prompt, meta.negative_prompt = split_brackets(" ".join(prompt_words))
-    meta.steps = as_int(flags.get("-s", flags.get("--steps")))
-    meta.seed = as_int(flags.get("-S", flags.get("--seed")))
-    meta.width = as_int(flags.get("-W", flags.get("--width")))
-    meta.height = as_int(flags.get("-H", flags.get("--height")))
-    meta.guidance = as_float(flags.get("-C", flags.get("--cfg_scale")))
+    meta.read_int("steps", flags.get("-s", flags.get("--steps")))
+    meta.read_int("seed", flags.get("-S", flags.get("--seed")))
+    meta.read_int("width", flags.get("-W", flags.get("--width")))
+    meta.read_int("height", flags.get("-H", flags.get("--height")))
+    meta.read_float("guidance", flags.get("-C", flags.get("--cfg_scale")))
     _sampler(meta, flags.get("-A", flags.get("--sampler")))
     meta.build_request()
     return meta

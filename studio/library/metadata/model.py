@@ -7,6 +7,25 @@ from typing import Any
 
 from studio.engine.run.request import DEFAULT_MODEL, GenerationRequest
 from studio.engine.run.schedulers import KNOWN_NAMES, from_sampler_name
+from studio.library.metadata.numbers import (
+    CREATED_RANGE,
+    GUIDANCE_LIMIT,
+    RATING_RANGE,
+    SEED_RANGE,
+    SIDE_RANGE,
+    STEPS_RANGE,
+    as_float,
+    as_int,
+    as_text,
+    digit_count,
+    in_range,
+    shown,
+)
+
+__all__ = ["ImageMetadata", "as_float", "as_int", "as_text"]
+
+_INT_FIELDS = {"seed": SEED_RANGE, "steps": STEPS_RANGE, "width": SIDE_RANGE, "height": SIDE_RANGE}
+_LABELS = {"guidance": "guidance (CFG scale)", "created": "creation time"}
 
 
 @dataclass
@@ -71,6 +90,55 @@ class ImageMetadata:
             shown = f"{self.sampler} ({schedule})" if schedule else self.sampler
             self.problems.append(f"Sampler {shown!r} has no equivalent in Studio.")
 
+    def read_int(self, name: str, raw: object) -> None:
+        """Set the whole-number field `name` from what the file wrote; unreadable is noted."""
+        value = as_int(raw)
+        if raw is not None and value is None:
+            self._note_unreadable(name, raw)
+        setattr(self, name, value)
+
+    def read_float(self, name: str, raw: object) -> None:
+        """Set the number field `name` from what the file wrote; unreadable is noted."""
+        value = as_float(raw)
+        if raw is not None and value is None:
+            self._note_unreadable(name, raw)
+        setattr(self, name, value)
+
+    def _note_unreadable(self, name: str, raw: object) -> None:
+        label = _LABELS.get(name, name)
+        digits = digit_count(raw)
+        if digits is not None:
+            self.problems.append(f"The {label} has {digits:,} digits, more than Studio reads; it was dropped.")
+        else:
+            self.problems.append(f"Could not read the {label} {shown(raw)}; it was dropped.")
+
+    def check_numbers(self) -> None:
+        """Drop, with a note, every number outside what Studio, the index and a request hold."""
+        for name, bounds in _INT_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool)
+                                          and in_range(value, bounds)):
+                self._note_range(name, value, f"{bounds[0]:,} to {bounds[1]:,}")
+                setattr(self, name, None)
+        if self.guidance is not None and not (
+            isinstance(self.guidance, int | float) and abs(self.guidance) <= GUIDANCE_LIMIT
+        ):
+            self._note_range("guidance", self.guidance, f"-{GUIDANCE_LIMIT:g} to {GUIDANCE_LIMIT:g}")
+            self.guidance = None
+        if self.created is not None and not (
+            isinstance(self.created, int | float) and in_range(self.created, CREATED_RANGE)
+        ):
+            self._note_range("created", self.created, "the years 1970 to 9999")
+            self.created = None
+        if not (isinstance(self.rating, int) and in_range(self.rating, RATING_RANGE)):
+            self._note_range("rating", self.rating, f"{RATING_RANGE[0]} to {RATING_RANGE[1]} stars")
+            self.rating = 0
+        self.favorite = self.favorite is True
+
+    def _note_range(self, name: str, value: object, bounds: str) -> None:
+        label = _LABELS.get(name, name)
+        self.problems.append(f"The {label} {shown(value)} is out of range ({bounds}); it was dropped.")
+
     def build_request(self, *, keep_model: bool = False) -> None:
         """Fill `request` from the fields, when there is at least a prompt.
 
@@ -78,6 +146,7 @@ class ImageMetadata:
         for what the file does not say. Another tool's model name is not a Studio model id,
         so it is kept in `model` only, unless `keep_model`.
         """
+        self.check_numbers()
         if self.prompt is None:
             return
         values: dict[str, Any] = {"prompt": self.prompt}
@@ -96,37 +165,3 @@ class ImageMetadata:
         for problem in request.problems():
             self.problems.append(f"In the request read from the file: {problem}")
         self.request = request
-
-
-def as_int(value: object) -> int | None:
-    """An int from an int, a float with no fraction, or digits in text; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
-    return None
-
-
-def as_float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        result = float(value)
-        return result if result == result else None
-    if isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            return None
-        return result if result == result else None
-    return None
-
-
-def as_text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

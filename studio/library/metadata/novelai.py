@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.library.metadata.model import ImageMetadata, as_float, as_int, as_text
+from studio.library.metadata.model import ImageMetadata, as_text
 
 _SAMPLERS = {
     "k_euler": "Euler",
@@ -26,10 +26,11 @@ def parse_novelai(texts: dict[str, str], comment: object) -> ImageMetadata:
         if isinstance(caption, dict):
             meta.prompt = as_text(caption.get("base_caption"))
     meta.negative_prompt = as_text(data.get("uc"))
-    meta.seed = as_int(data.get("seed"))
-    meta.steps = as_int(data.get("steps"))
-    meta.guidance = as_float(data.get("scale"))
-    meta.width, meta.height = as_int(data.get("width")), as_int(data.get("height"))
+    meta.read_int("seed", data.get("seed"))
+    meta.read_int("steps", data.get("steps"))
+    meta.read_float("guidance", data.get("scale"))
+    meta.read_int("width", data.get("width"))
+    meta.read_int("height", data.get("height"))
     sampler = as_text(data.get("sampler"))
     if sampler:
         meta.sampler = sampler

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +13,12 @@ from studio.library.metadata.fooocus import parse_fooocus
 from studio.library.metadata.invokeai import parse_dream, parse_invokeai, parse_sd_metadata
 from studio.library.metadata.model import ImageMetadata
 from studio.library.metadata.novelai import parse_novelai
+from studio.library.metadata.numbers import load_json
 from studio.library.metadata.studio_chunk import STUDIO_KEY, parse_studio
+
+log = logging.getLogger(__name__)
+# One metadata entry: a ComfyUI workflow with hundreds of nodes is well under this.
+MAX_METADATA_CHARS = 4 * 1024 * 1024
 
 
 def read_texts(path: Path) -> FileText:
@@ -29,6 +34,7 @@ def read_metadata(path: Path) -> ImageMetadata:
     meta.problems[:0] = file.problems
     if meta.width is None or meta.height is None:
         meta.width, meta.height = file.width, file.height
+    meta.check_numbers()
     return meta
 
 
@@ -36,12 +42,15 @@ def metadata_from_texts(texts: dict[str, str]) -> ImageMetadata:
     """Try each dialect whose chunk is present, best first; the first that finds a prompt wins."""
     notes: list[str] = []
     fallback: ImageMetadata | None = None
+    texts = _within_limits(texts, notes)
     for key, parse in _dialects(texts):
         try:
             meta = parse()
-        except Exception as exc:  # a parser bug must not make a file unreadable
-            notes.append(f"The {key!r} metadata could not be read ({type(exc).__name__}: {exc}).")
+        except Exception:  # a parser bug must not make a file unreadable
+            log.warning("The %r metadata could not be parsed", key, exc_info=True)
+            notes.append(f"The {key!r} metadata is in a form Studio could not read.")
             continue
+        meta.check_numbers()
         if meta.prompt is not None:
             meta.problems[:0] = notes
             _keep_studio_extras(meta, texts)
@@ -53,6 +62,20 @@ def metadata_from_texts(texts: dict[str, str]) -> ImageMetadata:
         notes.append("The file has no generation metadata Studio recognises.")
     result.problems = notes
     return result
+
+
+def _within_limits(texts: dict[str, str], notes: list[str]) -> dict[str, str]:
+    """The entries short enough to parse; longer ones are left out, with a note."""
+    kept: dict[str, str] = {}
+    for key, text in texts.items():
+        if len(text) > MAX_METADATA_CHARS:
+            notes.append(
+                f"The {key!r} metadata is {len(text):,} characters long, more than Studio reads "
+                f"({MAX_METADATA_CHARS:,}); it was not read."
+            )
+        else:
+            kept[key] = text
+    return kept
 
 
 def _dialects(texts: dict[str, str]) -> list[tuple[str, Callable[[], ImageMetadata]]]:
@@ -91,7 +114,4 @@ def _keep_studio_extras(meta: ImageMetadata, texts: dict[str, str]) -> None:
 
 
 def _json(text: str) -> object:
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        return None
+    return load_json(text)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from studio.engine.run.request import GenerationRequest
+from studio.engine.run.request import BATCH_RANGE, GenerationRequest
 from studio.engine.run.schedulers import spec
-from studio.library.metadata.model import ImageMetadata, as_float, as_int
+from studio.library.metadata.model import ImageMetadata
+from studio.library.metadata.numbers import as_int, as_text, in_range, load_json, shown
 
 STUDIO_KEY = "studio"
 SCHEMA = 1
@@ -32,12 +33,15 @@ def studio_json(
 
 
 def parse_studio(text: str) -> ImageMetadata:
-    """What a `studio` chunk says; newer schemas are read as far as they are understood."""
+    """What a `studio` chunk says; newer schemas are read as far as they are understood.
+
+    Every value is checked before it is used: one Studio cannot use is dropped with a note,
+    and the request keeps Studio's default for it, so the rest of the file is still read.
+    """
     meta = ImageMetadata(source="Studio")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        meta.problems.append(f"The studio metadata is not valid JSON ({exc.msg}).")
+    data = load_json(text)
+    if data is None:
+        meta.problems.append("The studio metadata is not valid JSON.")
         return meta
     if not isinstance(data, dict):
         meta.problems.append("The studio metadata is not a JSON object.")
@@ -45,38 +49,64 @@ def parse_studio(text: str) -> ImageMetadata:
     schema = as_int(data.get("schema"))
     if schema is None or schema > SCHEMA:
         meta.problems.append(
-            f"The studio metadata has schema {data.get('schema')!r}; this Studio knows {SCHEMA}. "
+            f"The studio metadata has schema {shown(data.get('schema'))}; this Studio knows {SCHEMA}. "
             "What it understands is shown."
         )
-    meta.created = as_float(data.get("created"))
+    meta.read_float("created", data.get("created"))
     meta.favorite = data.get("favorite") is True
-    rating = as_int(data.get("rating"))
-    meta.rating = rating if rating is not None and 0 <= rating <= 5 else 0
+    if data.get("rating") is not None:
+        rating = as_int(data["rating"])
+        if rating is None:
+            meta.problems.append(f"Could not read the rating {shown(data['rating'])}; it was dropped.")
+        else:
+            meta.rating = rating
     raw = data.get("request")
     if raw is None:  # only curation (favorite, rating) on an image another tool made
         meta.source = None
+        meta.check_numbers()
         return meta
     if not isinstance(raw, dict):
         meta.problems.append("The studio metadata has no request.")
+        meta.check_numbers()
         return meta
-    try:
-        request = GenerationRequest.from_dict(raw)
-    except TypeError as exc:
-        meta.problems.append(f"The studio request could not be read ({exc}).")
-        return meta
+    _read_request(meta, raw)
+    return meta
+
+
+def _read_request(meta: ImageMetadata, raw: dict[str, Any]) -> None:
+    meta.prompt = as_text(raw.get("prompt"))
+    if meta.prompt is None:
+        meta.problems.append("The studio request has no prompt.")
+        meta.check_numbers()
+        return
+    meta.negative_prompt = as_text(raw.get("negative_prompt"))
+    for name in ("seed", "steps", "width", "height"):
+        meta.read_int(name, raw.get(name))
+    meta.read_float("guidance", raw.get("guidance"))
+    meta.check_numbers()
+    meta.model = as_text(raw.get("model")) or None
+    scheduler = as_text(raw.get("scheduler"))
+    values: dict[str, Any] = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt or ""}
+    for name in ("seed", "steps", "width", "height", "guidance"):
+        if getattr(meta, name) is not None:
+            values[name] = getattr(meta, name)
+    values["model"] = meta.model or ""
+    if scheduler is not None:
+        values["scheduler"] = scheduler
+    batch = as_int(raw.get("batch"))
+    if batch is not None and in_range(batch, BATCH_RANGE):
+        values["batch"] = batch
+    elif raw.get("batch") is not None:
+        meta.problems.append(f"The batch size {shown(raw.get('batch'))} is out of range; it was dropped.")
+    request = GenerationRequest(**values)
     meta.request = request
-    meta.prompt = request.prompt
-    meta.negative_prompt = request.negative_prompt
-    meta.seed = request.seed
-    meta.steps = request.steps
-    meta.guidance = request.guidance
-    meta.width, meta.height = request.width, request.height
     meta.scheduler = request.scheduler
     try:
         meta.sampler = spec(request.scheduler).a1111
     except KeyError:
         meta.sampler = request.scheduler
-        meta.problems.append(f"Scheduler {request.scheduler!r} is not known to this Studio.")
-    meta.model = request.model or None
+        meta.problems.append(f"Scheduler {shown(request.scheduler)} is not known to this Studio.")
     meta.problems.extend(f"In the saved request: {p}" for p in request.problems())
-    return meta
+    for name in ("seed", "steps", "width", "height", "guidance"):
+        if raw.get(name) is None:  # not in the file: the request's default is what it means
+            setattr(meta, name, getattr(request, name))
