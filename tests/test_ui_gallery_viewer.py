@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QLabel
 
-from studio.library.film import film_chunk
+from studio.library.film import FilmError, film_chunk
 from studio.library.gallery import Gallery
 from studio.library.metadata import read_metadata, read_texts
 from studio.ui.gallery import GalleryPanel
@@ -287,13 +287,25 @@ def test_the_timeline_slot_holds_what_the_provider_makes(panel: GalleryPanel) ->
     labels = panel.viewer.timeline_slot.findChildren(QLabel)
     assert [label.text() for label in labels] == [f"film of {panel.viewer.path.name}"]
 
-    def broken(path: Path) -> QLabel:
-        raise ValueError("no film in this file")
+    def damaged(path: Path) -> QLabel:
+        raise FilmError("The film in this image is damaged (frames are missing).")
 
-    panel.timeline_provider = broken
+    panel.timeline_provider = damaged
     panel.open_position(1)
     assert not panel.viewer.timeline_slot.isVisibleTo(panel.viewer)
-    assert "no film in this file" in panel.viewer.status.text()
+    assert panel.viewer.status.text() == (
+        "The denoising film could not be shown: The film in this image is damaged (frames are missing)."
+    )
+
+    def broken(path: Path) -> QLabel:
+        raise TypeError("an internal detail")
+
+    panel.timeline_provider = broken
+    panel.open_position(2)
+    assert not panel.viewer.timeline_slot.isVisibleTo(panel.viewer)
+    status = panel.viewer.status.text()
+    assert status.startswith("The denoising film could not be shown")
+    assert "TypeError" not in status and "internal detail" not in status
 
 
 def test_clicking_a_tiles_star_toggles_the_favorite(qtbot, panel: GalleryPanel) -> None:

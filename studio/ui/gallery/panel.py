@@ -12,10 +12,11 @@ from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import QLayout, QStackedWidget, QVBoxLayout, QWidget
 
+from studio.library.film import FilmError
 from studio.library.gallery import Gallery
 from studio.library.index import GalleryRow, OutsideGallery
 from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
-from studio.ui.gallery.background import BackgroundTask
+from studio.ui.gallery.background import UNEXPECTED, BackgroundTask
 from studio.ui.gallery.curator import Curator, NotStored, NotTrashed, Outcome, Stored, Trashed
 from studio.ui.gallery.delegate import TILE
 from studio.ui.gallery.drop import ImageDropLoader
@@ -226,9 +227,12 @@ class GalleryPanel(QWidget):
             return None
         try:
             return self.timeline_provider(path)
-        except Exception as exc:  # a film that cannot be read must not stop the viewer
+        except (FilmError, UnreadableImage) as exc:  # these say what is wrong with the file
             self.viewer.set_status(f"The denoising film could not be shown: {exc}")
-            return None
+        except Exception:  # a film that cannot be read must not stop the viewer
+            log.exception("The film of %s could not be shown", path)
+            self.viewer.set_status(f"The denoising film could not be shown: {UNEXPECTED}.")
+        return None
 
     @Slot()
     def show_grid(self) -> None:
