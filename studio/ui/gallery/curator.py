@@ -157,4 +157,7 @@ class _Job(QRunnable):
         except Exception:
             log.exception("A gallery change failed")
             outcome = self._crashed
-        self._report.emit(outcome)
+        try:
+            self._report.emit(outcome)
+        except RuntimeError:  # the panel was deleted meanwhile; the file holds what was stored
+            log.warning("A gallery change was answered after its panel closed: %s", outcome)
