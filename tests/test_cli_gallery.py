@@ -59,8 +59,34 @@ def test_default_gallery_and_newer_index(
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     conn.commit()
     conn.close()
+    before = index.read_bytes()
     assert main(["gallery", "rebuild"]) == 1
-    assert "newer Studio" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "newer Studio" in err and "the index was not rebuilt" in err
+    # searching still works, from the files, and says why the index is not used
+    assert main(["gallery", "search", "crane"]) == 0
+    captured = capsys.readouterr()
+    assert "paper-crane" in captured.out
+    assert captured.err.startswith("studio gallery: The gallery index ") and "newer Studio" in captured.err
+    assert len(captured.err.splitlines()) == 1
+    assert index.read_bytes() == before
+
+
+def test_a_damaged_index_is_reported_on_stderr(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gallery", "rebuild", "--gallery", str(folder)]) == 0
+    db = folder / ".studio" / "gallery.sqlite3"
+    db.write_bytes(b"garbage" * 100)
+    for extra in db.parent.glob("gallery.sqlite3-*"):
+        extra.unlink()
+    capsys.readouterr()
+    assert main(["gallery", "search", "bridge", "--gallery", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    (note,) = captured.err.splitlines()
+    assert note.startswith("studio gallery: The gallery index was damaged; it was moved aside to ")
+    assert "gallery.sqlite3.corrupt-" in note and note.endswith("(favorites and ratings are kept in the files).")
+    assert main(["gallery", "search", "bridge", "--gallery", str(folder)]) == 0
+    assert capsys.readouterr().err == ""  # said once, when it happened
 
 
 def test_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

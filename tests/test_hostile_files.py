@@ -374,3 +374,31 @@ def test_temporaries_are_never_indexed_and_stale_ones_are_removed(tmp_path: Path
         with pytest.raises(ValueError, match="temporary"):
             index.add(fresh)
         assert index.search("robot") == [kept]
+
+
+def test_a_name_that_is_not_utf8_does_not_hide_the_gallery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "gallery"
+    kept = save_image(Image.new("RGB", (8, 8)), GenerationRequest("a tin robot", seed=1), folder)
+    robot = {"parameters": "a tin robot\nSteps: 5, Sampler: Euler, Seed: 1"}
+    odd = _png(folder / os.fsdecode(b"robot-\xff.png"), robot)
+    with GalleryIndex(tmp_path / "i.sqlite3", folder) as index:
+        report = index.reconcile()
+        assert index.search("robot") == [kept]
+        assert "not valid UTF-8" in report.skipped[odd]
+    assert main(["gallery", "rebuild", "--gallery", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "Skipped " in err and "robot-\\xff.png" in err and "1 images in the index, 1 skipped." in err
+
+
+def test_a_pipe_named_like_an_image_is_refused_not_waited_on(tmp_path: Path) -> None:
+    pipe = tmp_path / "waiting.png"
+    os.mkfifo(pipe)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "studio", "info", str(pipe)],
+            capture_output=True, text=True, timeout=HANG_TIMEOUT_S, cwd=ROOT, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("studio info waited on a pipe")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"{pipe}: could not be read: This is not a regular file.\n"

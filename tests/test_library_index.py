@@ -13,8 +13,8 @@ from PIL import Image
 
 from studio.engine.run.request import GenerationRequest
 from studio.library.gallery import Gallery
-from studio.library.index import GalleryIndex, IndexTooNew, fts_query
-from studio.library.metadata import read_metadata
+from studio.library.index import KEPT_DAMAGED_COPIES, GalleryIndex, IndexTooNew, fts_query
+from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
 from studio.library.schema import SCHEMA_VERSION
 from studio.library.store import save_image
 from tests import library_samples as samples
@@ -196,3 +196,78 @@ def test_delete_sends_to_the_trash(folder: Path, tmp_path: Path, monkeypatch: py
     trashed = list((home / ".local" / "share" / "Trash" / "files").iterdir())
     assert [p.read_bytes() for p in trashed] == [content]
     assert os.path.exists(home / ".local" / "share" / "Trash" / "info")
+
+
+# -- the index never loses or hides anything ----------------------------------------------------
+
+
+def _damage(db: Path) -> None:
+    db.write_bytes(b"this is not a database at all" * 100)
+    for extra in db.parent.glob(f"{db.name}-*"):
+        extra.unlink()
+
+
+def test_damaged_index_is_reported_and_old_copies_do_not_pile_up(folder: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.sqlite3"
+    with GalleryIndex(db, folder) as index:
+        index.reconcile()
+        assert index.notes == []
+    for _ in range(6):
+        _damage(db)
+        with GalleryIndex(db, folder) as index:
+            assert len(index.notes) == 1 and "damaged" in index.notes[0]
+            assert index.recovered_from is not None and index.recovered_from.name in index.notes[0]
+            assert {p.name for p in index.search("")} == {p.name for p in folder.rglob("*.png")}
+            assert all(index.search(prompt.split()[-1]) for prompt in PROMPTS)
+    copies = sorted(p.name for p in tmp_path.glob("index.sqlite3.corrupt-*"))
+    assert len(copies) == KEPT_DAMAGED_COPIES, copies
+    assert index.recovered_from.name in copies  # the newest is among those kept
+
+
+def test_newer_index_is_left_alone_and_the_gallery_still_finds_everything(folder: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.execute("CREATE TABLE future (x)")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    with Gallery(folder, db, tmp_path / "thumbs") as gallery:
+        assert gallery.index_is_temporary
+        assert len(gallery.notes) == 1 and "newer Studio" in gallery.notes[0]
+        gallery.index.reconcile()
+        assert len(gallery.index.search("")) == len(PROMPTS)
+        assert all(gallery.index.search(prompt.split()[-1]) for prompt in PROMPTS)
+        row = gallery.save(Image.new("RGB", (8, 8)), GenerationRequest("a green owl", seed=9))
+        assert gallery.index.search("owl") == [row.path]
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gallery", "index.sqlite3"]
+
+
+def test_deleted_index_is_rebuilt_from_the_files(folder: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.sqlite3"
+    with Gallery(folder, db, tmp_path / "thumbs") as gallery:
+        gallery.index.reconcile()
+        gallery.index.set_favorite(gallery.index.rows()[0].path, True)
+        for file in tmp_path.glob("index.sqlite3*"):  # deleted while open
+            file.unlink()
+        owl = gallery.save(Image.new("RGB", (8, 8)), GenerationRequest("a green owl", seed=9))
+    with Gallery(folder, db, tmp_path / "thumbs") as gallery:
+        assert gallery.notes == []
+        gallery.index.reconcile()
+        assert len(gallery.index.search("")) == len(PROMPTS) + 1
+        assert gallery.index.search("owl") == [owl.path]
+        assert gallery.index.count(favorites_only=True) == 1
+
+
+def test_gallery_add_with_metadata_does_not_read_the_file(folder: Path, tmp_path: Path) -> None:
+    path = folder / "just-written.png"
+    path.write_bytes(b"not a PNG at all: reading it would refuse it")
+    meta = ImageMetadata(source="Studio", prompt="a heron at dusk", seed=4, steps=12, rating=3)
+    with Gallery(folder, tmp_path / "index.sqlite3", tmp_path / "thumbs") as gallery:
+        row = gallery.add(path, meta)
+        assert (row.prompt, row.seed, row.steps, row.rating) == ("a heron at dusk", 4, 12, 3)
+        assert row.file_size == path.stat().st_size
+        assert gallery.index.search("heron") == [path]
+        with pytest.raises(UnreadableImage):
+            gallery.add(path)  # without the metadata it is read, and refused

@@ -31,10 +31,14 @@ def run(args: argparse.Namespace) -> int:
         path = export_film(frames, args.out, frame_ms=args.frame_ms)
     except (FilmError, SaveError) as error:
         return _fail(str(error))
-    print(f"{path} ({len(frames)} steps)", flush=True)
+    from studio.library.metadata.display import path_text, terminal_text
+
+    print(terminal_text(f"{path_text(path)} ({len(frames)} steps)"), flush=True)
     return 0
 
 
 def _fail(message: str) -> int:
-    print(f"studio film: error: {message}", file=sys.stderr)
+    from studio.library.metadata.display import terminal_text
+
+    print(terminal_text(f"studio film: error: {message}"), file=sys.stderr)
     return 1

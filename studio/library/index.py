@@ -29,6 +29,7 @@ _SQLITE_HEADER = b"SQLite format 3\0"
 _BATCH = 500
 KEPT_DAMAGED_COPIES = 3  # moved-aside damaged indexes kept for a person to look at; older ones go
 _DAMAGED = ".corrupt-"
+_NOT_UTF8 = "Its file name is not valid UTF-8, which the index cannot store; rename the file to see it in the gallery."
 
 
 class IndexTooNew(RuntimeError):
@@ -254,6 +255,8 @@ class GalleryIndex:
                 "the gallery does not show it."
             )
         key = self._key(path)
+        if not _storable(key):
+            raise UnreadableImage(_NOT_UTF8)
         stamp = FileStamp.of(path)
         if meta is None:
             meta = read_metadata(path)
@@ -340,6 +343,9 @@ class GalleryIndex:
                 for key, stamp, meta in batch:
                     try:
                         self._upsert(conn, key, stamp, meta)
+                    except UnicodeEncodeError:
+                        report.skipped[self.gallery_dir / key] = _NOT_UTF8
+                        continue
                     except (sqlite3.Error, OverflowError, ValueError, TypeError):
                         # one file's odd metadata must never hide the others
                         report.skipped[self.gallery_dir / key] = "Its metadata could not be stored in the index."
@@ -413,6 +419,14 @@ def _sqlite_float(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
+
+
+def _storable(key: str) -> bool:
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: object) -> str | None:

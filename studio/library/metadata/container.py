@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +42,12 @@ class FileText:
 def read_file_text(path: Path) -> FileText:
     """Text entries of a PNG, JPEG or WebP; UnreadableImage with a reason if the file is refused."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe or a device would block or never end
+            raise UnreadableImage("This is not a regular file.")
         with open(path, "rb") as fh:
             head = fh.read(16)
     except OSError as exc:
-        raise UnreadableImage(f"Could not open the file: {exc.strerror or exc}.") from exc
+        raise UnreadableImage(f"Could not open the file: {exc.strerror or 'the system refused'}.") from exc
     if not head:
         raise UnreadableImage("The file is empty.")
     if head.startswith(PNG_SIGNATURE):
