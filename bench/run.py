@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="where benchmarks that support it measure (previews)"
     )
+    parser.add_argument("--kills", type=int, default=20, help="kill -9 runs of `studio generate` (reliability)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(HERE))
