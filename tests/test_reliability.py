@@ -311,6 +311,15 @@ def _fill_disk_at(where: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> 
                 raise NO_SPACE
 
         monkeypatch.setattr(os, "close", close)
+    elif where == "mkdir":  # no room for the day's new folder
+        real_mkdir = os.mkdir
+
+        def mkdir(path: os.PathLike[str] | str, *args: object, **kwargs: object) -> None:
+            if Path(path).is_relative_to(folder):
+                raise NO_SPACE
+            real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "mkdir", mkdir)
     else:  # the folder needs a new block for the name
         real_link = os.link
 
@@ -323,7 +332,7 @@ def _fill_disk_at(where: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files through /proc")
-@pytest.mark.parametrize("where", ["write", "fsync", "close", "link"])
+@pytest.mark.parametrize("where", ["mkdir", "write", "fsync", "close", "link"])
 def test_a_full_disk_while_saving_says_so_keeps_the_image_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
