@@ -79,11 +79,12 @@ def decode_film(data: bytes) -> list[np.ndarray]:
                 raise FilmError("The film in this image is damaged (it holds more frames than a film can).")
             for index in range(count):
                 movie.seek(index)
+                frame = np.asarray(movie.convert("RGB"))  # one small frame; the duration is set on load
                 duration = movie.info.get("duration", unit)
                 repeats = max(1, round(duration / unit)) if isinstance(duration, int | float) else 1
                 if len(out) + repeats > steps:  # a frame claiming hours: refused before it is copied
                     raise FilmError("The film in this image is damaged (its frames last longer than its steps).")
-                out.extend([np.asarray(movie.convert("RGB"))] * repeats)
+                out.extend([frame] * repeats)
     except (OSError, EOFError, SyntaxError, ValueError) as error:
         if isinstance(error, FilmError):
             raise
