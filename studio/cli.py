@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 
@@ -34,10 +34,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is not None:
-        return int(handler(args))
+        return _run_command(handler, args)
     from studio import app
 
     return app.main(args)
+
+
+def _run_command(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; what it did not foresee is still one line, never a traceback."""
+    import os
+
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        print(
+            f"studio: stopped on an unexpected error ({type(error).__name__}); this is a bug in "
+            "Studio. Run it again with STUDIO_DEBUG=1 to see the details.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -216,8 +216,61 @@ def test_a_checkpoint_that_does_not_fit_its_family_says_so(
 def test_damaged_file_is_named(tmp_path: Path) -> None:
     file = tmp_path / "cut.safetensors"
     file.write_bytes(struct.pack("<Q", 10_000) + b"{")
-    with pytest.raises(ModelError, match=r"not a readable \.safetensors file"):
+    with pytest.raises(ModelError, match=r"^cut\.safetensors is damaged: its header claims more bytes"):
         describe_checkpoint(file)
+
+
+def _one(**changes: object) -> dict[str, object]:
+    spec: dict[str, object] = {"dtype": "F16", "shape": [2, 2], "data_offsets": [0, 8]}
+    spec.update(changes)
+    return {"w": spec}
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "reason"),
+    [
+        (_one(shape=5), 8, "the shape of w is not a list of sizes"),
+        (_one(shape=None), 8, "the shape of w is not a list of sizes"),
+        (_one(shape=[2, -2]), 8, "the shape of w is not a list of sizes"),
+        (_one(shape=[2.0, 2]), 8, "the shape of w is not a list of sizes"),
+        (_one(shape=[False]), 8, "the shape of w is not a list of sizes"),
+        (_one(dtype=["F16"]), 8, "the dtype of w is not a type name"),
+        (_one(data_offsets=[0]), 8, "the data offsets of w are not a start and an end"),
+        (_one(data_offsets=[-8, 0]), 8, "the data offsets of w are not a start and an end"),
+        (_one(data_offsets=[0, 9]), 8, "the data of w lies past the end of the file (it may be cut short)"),
+        (_one(data_offsets=[0, 4]), 8, "the data of w does not match its shape"),
+        ({"w": "F16"}, 0, "the entry for w lacks its dtype, shape or data offsets"),
+        ({"__metadata__": "x"}, 0, "its metadata is not a table"),
+        ("tensors", 0, "its header is not a table of tensors"),
+        ({"\n" * 3: {"dtype": 1}}, 0, "the entry for '\\n\\n\\n' lacks its dtype, shape or data offsets"),
+    ],
+)
+def test_every_malformed_header_is_a_model_error_with_a_reason(
+    header: object, data: int, reason: str, tmp_path: Path
+) -> None:
+    raw = json.dumps(header).encode()
+    file = tmp_path / "odd.safetensors"
+    file.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * data)
+    with pytest.raises(ModelError) as caught:
+        read_safetensors_header(file)
+    assert str(caught.value) == f"odd.safetensors is damaged: {reason}. Download or copy it again."
+    with pytest.raises(ModelError) as described:
+        describe_checkpoint(file)  # the registry's look-up goes this way
+    assert str(described.value) == str(caught.value)
+
+
+def test_a_header_length_past_any_limit_is_refused_without_reading(tmp_path: Path) -> None:
+    file = tmp_path / "huge.safetensors"
+    file.write_bytes(struct.pack("<Q", 2**64 - 1) + b"{}")
+    with pytest.raises(ModelError, match="its header claims more bytes than the file has"):
+        read_safetensors_header(file)
+
+
+def test_a_sound_header_still_reads(tmp_path: Path) -> None:
+    raw = json.dumps({"__metadata__": {"format": "pt"}, **_one()}).encode()
+    file = tmp_path / "ok.safetensors"
+    file.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 8)
+    assert read_safetensors_header(file) == {"w": ("F16", (2, 2))}
 
 
 @pytest.fixture(scope="module")

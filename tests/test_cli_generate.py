@@ -167,3 +167,144 @@ def test_pickle_checkpoint_allowed_in_the_app_loads_from_the_command_line(tmp_pa
     done = _studio(*args, home=tmp_path / "home")
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).is_file()
+
+
+def _studio_bytes(args: list[str | bytes], home: Path) -> subprocess.CompletedProcess[bytes]:
+    env = os.environ | {"STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    argv = [os.fsencode(a) if isinstance(a, str) else a for a in (sys.executable, "-m", "studio", *args)]
+    return subprocess.run(argv, capture_output=True, env=env, timeout=300)
+
+
+def test_a_pickle_named_like_the_refusal_is_not_mistaken_for_one(tmp_path: Path) -> None:
+    """The consent hint follows the failure's type, not words in the file name or traceback."""
+    import pickle
+
+    trap = tmp_path / "PickleRefused.ckpt"
+    trap.write_bytes(pickle.dumps({"state_dict": {"x": Path("unused")}}))
+    result = _studio("generate", "--prompt", "x", "--seed", "1", "--steps", "2", "--size", "32x32",
+                     "--model", str(trap), "--out", str(tmp_path / "out"), "--allow-pickle",
+                     home=tmp_path / "home")
+    assert result.returncode == 1
+    assert "could not be read as plain weights" in result.stderr
+    assert "--allow-pickle" not in result.stderr  # it was passed; asking again would mislead
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_reads_the_cause_of_a_failure_not_its_text() -> None:
+    source = (Path(__file__).parents[1] / "studio" / "commands" / "generate.py").read_text()
+    assert "PickleRefused" not in source
+    assert "isinstance(outcome.cause, PickleNeedsConsent)" in source
+
+
+def test_a_folder_name_that_is_not_utf8_is_printed_byte_for_byte(tiny_sd_model: Path, tmp_path: Path) -> None:
+    out = os.fsencode(tmp_path) + b"/caf\xe9"
+    result = _studio_bytes(["generate", "--prompt", "x", "--seed", "1", "--steps", "2", "--size", "32x32",
+                            "--model", str(tiny_sd_model), "--out", out], tmp_path / "home")
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    printed = result.stdout.rstrip(b"\n")
+    assert printed.startswith(out + b"/") and os.path.isfile(printed)
+
+
+def _mount_tmpfs(where: Path, options: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def _unmount(where: Path) -> None:
+    subprocess.run(["umount", str(where)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A folder nobody can write in: chmod for a normal account, a read-only mount for root."""
+    folder = tmp_path / "locked"
+    if os.geteuid() != 0:
+        folder.mkdir()
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    if not _mount_tmpfs(folder, "ro,size=64k"):
+        pytest.skip("running as root without permission to mount a read-only folder")
+    yield folder
+    _unmount(folder)
+
+
+@pytest.mark.parametrize("below", ["", "images"])
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_run(
+    tiny_sd_model: Path, tmp_path: Path, read_only_folder: Path, below: str
+) -> None:
+    out = read_only_folder / below if below else read_only_folder
+    result = _generate(tiny_sd_model, out, tmp_path / "home")
+    assert result.returncode == 2
+    assert "cannot be written" in result.stderr and str(read_only_folder) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stdout == "" and list(read_only_folder.iterdir()) == []
+    assert not (tmp_path / "home" / "cache" / "unsaved images").exists()
+
+
+def _saved_elsewhere(stdout: str, stderr: str, home: Path, count: int) -> list[Path]:
+    paths = [Path(line) for line in stdout.splitlines()]
+    assert len(paths) == count
+    fallback = home / "cache" / "unsaved images"
+    assert all(p.parent == fallback and p.is_file() for p in paths)
+    for path in paths:
+        with Image.open(path) as image:
+            assert image.size == (64, 64) and "Seed: " in image.text["parameters"]
+    assert "not enough space on the disk" in stderr and f"saved to {fallback} instead" in stderr
+    return paths
+
+
+def test_a_full_disk_after_the_run_keeps_the_images_in_a_fallback_folder(
+    tiny_sd_model: Path, tmp_path: Path
+) -> None:
+    disk = tmp_path / "small-disk"
+    if not _mount_tmpfs(disk, "size=64k"):
+        pytest.skip("no permission to mount a small disk here")
+    try:
+        with (disk / "filler").open("wb") as filler:  # leave no room, so the first PNG fails
+            try:
+                while True:
+                    filler.write(b"\0" * 4096)
+                    filler.flush()
+            except OSError:
+                pass
+        result = _generate(tiny_sd_model, disk / "images", tmp_path / "home", "--batch", "2")
+        files_left = sorted(p.name for p in (disk / "images").iterdir()) if (disk / "images").exists() else []
+    finally:
+        _unmount(disk)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    _saved_elsewhere(result.stdout, result.stderr, tmp_path / "home", 2)
+    assert files_left == []  # no half-written file or temporary left on the full disk
+
+
+def test_enospc_while_saving_in_process_keeps_the_images(
+    tiny_sd_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same promise where no small disk can be mounted: os.write fails for --out only."""
+    import errno
+
+    from studio.cli import main
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to tell which folder a write goes to")
+    out = tmp_path / "out"
+    real_write = os.write
+
+    def write_unless_out(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(out)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(os, "write", write_unless_out)
+    code = main(["generate", "--prompt", "a red circle", "--seed", "7", "--steps", "2", "--size", "64x64",
+                 "--model", str(tiny_sd_model), "--out", str(out), "--batch", "2"])
+    monkeypatch.setattr(os, "write", real_write)
+    captured = capsys.readouterr()
+    assert code == 1
+    _saved_elsewhere(captured.out, captured.err, tmp_path / "home", 2)
+    assert [p for p in out.rglob("*") if p.is_file()] == []

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Refuse every bad input in one line before anything loads, then run and save."""
     from studio.config.paths import StudioPaths
     from studio.engine.catalogue.registry import ModelRegistry
     from studio.engine.errors import ModelError
@@ -54,20 +58,35 @@ def run(args: argparse.Namespace) -> int:
     problems = request.problems()
     if problems:
         return _bad(" ".join(problems))
+    out = args.out if args.out is not None else paths.gallery_dir
+    unusable = output_folder_problem(out, "--out" if args.out is not None else "The gallery folder")
+    if unusable:
+        return _bad(unusable)
+    device = None
+    if args.device is not None:
+        from studio.engine.errors import DeviceError
+        from studio.engine.loading.device import check_device
+
+        try:
+            device = check_device(args.device)
+        except DeviceError as error:
+            return _bad(str(error))
+    consent = registry.pickle_consent  # files the person allowed in the app
+    if args.allow_pickle and entry.path.is_file() and not consent.allows(entry.path):
+        from studio.engine.catalogue.checkpoints import PickleConsent
+
+        consent = PickleConsent()  # for this run only: the user named this file on the command line
+        consent.allow(entry.path)
+    problem = _model_problem(entry, consent)
+    if problem:
+        return _failed(problem)
     if entry.bundled:
         print(
             f"studio generate: using the built-in demo model ({entry.description or entry.name}) "
             f"For real images, put a diffusers model folder into {paths.models_dir} or pass --model PATH.",
             file=sys.stderr,
         )
-    consent = registry.pickle_consent  # files the person allowed in the app
-    if args.allow_pickle and not consent.allows(entry.path):
-        from studio.engine.catalogue.checkpoints import PickleConsent
-
-        consent = PickleConsent()  # for this run only: the user named this file on the command line
-        consent.allow(entry.path)
-    out = args.out or paths.gallery_dir
-    return _generate(request.replace(model=entry.id), out, args.out is None, args.device, paths, consent)
+    return _generate(request.replace(model=entry.id), out, args.out is None, device, paths, consent)
 
 
 def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRequest:
@@ -76,7 +95,7 @@ def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRe
     if args.size is not None:
         match = _SIZE.match(args.size)
         if not match:
-            raise ValueError(f"--size must look like 512x512, not {args.size!r}.")
+            raise ValueError(f"--size must look like 512x512, not {_shown(args.size)}.")
         width, height = int(match[1]), int(match[2])
     return GenerationRequest(
         prompt=args.prompt,
@@ -92,31 +111,94 @@ def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRe
     )
 
 
+def output_folder_problem(out: Path, label: str) -> str:
+    """Why images cannot be saved into `out` (which need not exist yet), or "" when they can.
+
+    Checked before the run, so that no image is made only to be lost; nothing is created.
+    """
+    out = Path(os.path.abspath(out.expanduser()))
+    existing = out
+    while True:
+        try:
+            mode = existing.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            existing = existing.parent  # made when the first image is saved
+            continue
+        except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:
+                return f"{label} {out} cannot be made: the name is too long."
+            return f"{label} {out} cannot be used: {error.strerror or 'it cannot be read'}."
+        break
+    if not stat.S_ISDIR(mode):
+        if existing == out:
+            return f"{label} {out} is a file, not a folder."
+        return f"{label} {out} cannot be made: {existing} is a file, not a folder."
+    if _on_read_only_disk(existing):
+        return f"{label} {out} cannot be written: {existing} is on a read-only disk."
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{label} {out} cannot be written: Studio has no permission to write in {existing}."
+    return ""
+
+
+def _on_read_only_disk(folder: Path) -> bool:
+    if not hasattr(os, "statvfs"):  # Windows: os.access below covers read-only media
+        return False
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _model_problem(entry: Any, consent: Any) -> str:
+    """Why the model cannot load, from its headers and JSON only (torch is not loaded yet)."""
+    from studio.engine.catalogue.checkpoints import pickle_refusal
+    from studio.engine.errors import ModelError
+    from studio.engine.loading.pipelines import check_model_folder
+
+    path: Path = entry.path
+    if path.is_file():
+        if entry.problem:
+            return entry.problem if path.name in entry.problem else f"{path.name}: {entry.problem}"
+        if entry.is_pickle and not consent.allows(path):
+            return f"{pickle_refusal(path)} {_PICKLE_HINT}"
+        return ""
+    try:
+        check_model_folder(path)
+    except ModelError as error:
+        return str(error)
+    return ""
+
+
+_PICKLE_HINT = "From the command line, pass --allow-pickle to load it once."
+
+
 def _generate(
     request: GenerationRequest, out: Path, out_is_gallery: bool, device: str | None, paths: Any, consent: Any
 ) -> int:
     from tqdm import tqdm
 
-    from studio.config.atomic import SaveError
     from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.errors import PickleNeedsConsent, Unexpected
     from studio.engine.run.engine import Engine
-    from studio.engine.run.events import Event, Failed, Finished, Started, Step
+    from studio.engine.run.events import Event, Failed, Finished, Step
 
     bar: Any = None
 
     def on_event(event: Event) -> None:
         nonlocal bar
         match event:
-            case Started(total=total):
-                bar = tqdm(total=total, unit="step", file=sys.stderr, desc="Generating", leave=False)
-            case Step():
+            case Step(total=total):
+                # Made at the first step, so that a run failing while its model loads prints
+                # nothing but its message.
+                if bar is None:
+                    bar = tqdm(total=total, unit="step", file=sys.stderr, desc="Generating", leave=False)
                 bar.update(1)
+            case Finished() | Failed() if bar is not None:
+                bar.close()
             case _:
-                if bar is not None:
-                    bar.close()
+                pass
 
     from studio.engine.previews.previewer import PreviewSettings
-    from studio.library.film import film_chunk
 
     engine = Engine(
         ModelRegistry(paths),
@@ -125,41 +207,102 @@ def _generate(
         pickle_consent=consent,
     )
     outcome = engine.generate(request, on_event)
+    if bar is not None:
+        bar.close()
     if isinstance(outcome, Failed):
-        print(f"studio generate: {outcome.message}", file=sys.stderr)
-        if "PickleRefused" in outcome.details:
-            print("studio generate: to load this file anyway, pass --allow-pickle.", file=sys.stderr)
-        return 1
+        hint = f" {_PICKLE_HINT}" if isinstance(outcome.cause, PickleNeedsConsent) else ""
+        if isinstance(outcome.cause, Unexpected):
+            if os.environ.get("STUDIO_DEBUG"):
+                print(outcome.details, file=sys.stderr)
+            else:
+                hint = " Run it again with STUDIO_DEBUG=1 to see the details."
+        return _failed(f"{outcome.message}{hint}")
     if not isinstance(outcome, Finished):
         print("studio generate: cancelled", file=sys.stderr)
         return 1
+    return _save_all(outcome, out, out_is_gallery, paths)
+
+
+def _save_all(outcome: Any, out: Path, dated: bool, paths: Any) -> int:
+    """Save every image, printing each path; when `out` fails (a full disk), the rest go to a
+    fallback folder instead of being thrown away, and the exit code is 1."""
+    from studio.config.atomic import SaveError
+    from studio.library.film import film_chunk
+
+    folders = [(out, dated)] + [(folder, False) for folder in fallback_folders(paths)]
+    current = 0
+    first_error: SaveError | None = None
+    used: list[Path] = []
     per_image = zip(outcome.images, outcome.request.per_image(), strict=True)
     for number, (image, image_request) in enumerate(per_image):
         # The film follows the first image of a batch: its previews are the ones decoded.
         chunks = film_chunk(outcome.film) if number == 0 and outcome.film else None
-        try:
-            path = _save(image, image_request, out, dated=out_is_gallery, chunks=chunks)
-        except SaveError as error:
-            print(f"studio generate: {error}", file=sys.stderr)
-            return 1
-        print(path, flush=True)
+        while True:
+            folder, in_dated_folders = folders[current]
+            try:
+                path = _save(image, image_request, folder, dated=in_dated_folders, chunks=chunks)
+                break
+            except SaveError as error:
+                first_error = first_error or error
+                current += 1
+                if current == len(folders):
+                    return _failed(f"{first_error} No other folder could take the images, so "
+                                   f"{len(outcome.images) - number} of them could not be saved.")
+        if current and folder not in used:
+            used.append(folder)
+        _print_path(path)
+    if first_error is not None:
+        where = " and ".join(str(f) for f in used)
+        return _failed(f"{first_error} The images were saved to {where} instead.")
     return 0
+
+
+def fallback_folders(paths: Any) -> list[Path]:
+    """Where images go when the folder asked for cannot take them: the user's cache, then temp."""
+    import tempfile
+
+    return [paths.cache_dir / "unsaved images", Path(tempfile.gettempdir()) / "studio-unsaved-images"]
 
 
 def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool, chunks: Any) -> Path:
     """Into the gallery's dated folders, or straight into the folder the user named."""
     from datetime import datetime
 
-    from studio.config.atomic import write_atomic
+    from studio.config.atomic import SaveError, write_atomic
     from studio.library.store import encode_png, file_name, save_image
 
     if dated:
         return save_image(image, request, out, extra_chunks=chunks)
     moment = datetime.now().astimezone()
-    data = encode_png(image, request, created=moment.timestamp(), extra_chunks=chunks)
+    try:
+        data = encode_png(image, request, created=moment.timestamp(), extra_chunks=chunks)
+    except (OSError, ValueError) as exc:
+        raise SaveError(f"Could not encode the image as PNG ({type(exc).__name__}).", image=image) from exc
     return write_atomic(out / file_name(request, moment), data, replace=False)
 
 
+def _print_path(path: Path) -> None:
+    """One saved path on stdout, byte for byte: a folder name need not be valid UTF-8."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        print(path, flush=True)
+        return
+    sys.stdout.flush()
+    buffer.write(os.fsencode(path) + b"\n")
+    buffer.flush()
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return repr(text) if len(text) <= limit else repr(text[: limit - 1] + "…")
+
+
 def _bad(message: str) -> int:
+    """A command line that cannot run: one line, exit code 2."""
     print(f"studio generate: error: {message}", file=sys.stderr)
     return 2
+
+
+def _failed(message: str) -> int:
+    """A run that could not be done or finished: one line, exit code 1."""
+    print(f"studio generate: {message}", file=sys.stderr)
+    return 1

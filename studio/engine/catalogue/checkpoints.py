@@ -8,6 +8,7 @@ Loading lives in studio.engine.loading.single_file.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,14 +47,19 @@ class PickleRefused(ModelError):
     """A pickle checkpoint that the user has not allowed; `path` is the file to ask about."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"{path.name} is a pickle checkpoint ({path.suffix}). Pickle files can run code on "
-            "this computer when they are opened, so Studio does not open them unless you allow "
-            "this file. Prefer a .safetensors version of the model: it holds only weights. If you "
-            "trust where this file came from, allow it once in the models page; Studio then "
-            "reads it in weights-only mode."
-        )
+        super().__init__(pickle_refusal(path))
         self.path = path
+
+
+def pickle_refusal(path: Path) -> str:
+    """Why Studio does not open the pickle checkpoint `path` without the person's consent."""
+    return (
+        f"{path.name} is a pickle checkpoint ({path.suffix}). Pickle files can run code on "
+        "this computer when they are opened, so Studio does not open them unless you allow "
+        "this file. Prefer a .safetensors version of the model: it holds only weights. If you "
+        "trust where this file came from, allow it once in the models page; Studio then "
+        "reads it in weights-only mode."
+    )
 
 
 @dataclass(frozen=True)
@@ -78,31 +84,99 @@ def is_checkpoint_file(path: Path) -> bool:
 
 
 def read_safetensors_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """{tensor name: (dtype, shape)} from a .safetensors header, without reading the weights."""
+    """{tensor name: (dtype, shape)} from a .safetensors header, without reading the weights.
+
+    Every field is checked against the format and the file's size, so a damaged or hostile
+    header is a ModelError with a plain reason rather than a crash further on.
+    """
+    reason = ""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(8)
-            if len(raw) != 8:
-                raise ValueError("the file is shorter than a safetensors header")
-            (length,) = struct.unpack("<Q", raw)
-            if length > _MAX_HEADER or length > path.stat().st_size - 8:
-                raise ValueError("the header length is impossible")
-            header = json.loads(handle.read(length).decode("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ModelError(
-            f"{path.name} is not a readable .safetensors file ({error}). It may be incomplete: "
-            "download or copy it again."
-        ) from None
+        return _read_header(path)
+    except DamagedHeader as damage:
+        reason = str(damage)
+    except OSError as error:
+        reason = f"it cannot be read ({error.strerror or 'input/output error'})"
+    raise ModelError(f"{path.name} is damaged: {reason}. Download or copy it again.")
+
+
+def safetensors_damage(path: Path) -> str:
+    """Why `path` is not a sound .safetensors file, or "" when its header and size agree."""
+    try:
+        _read_header(path)
+    except DamagedHeader as damage:
+        return str(damage)
+    except OSError as error:
+        return f"it cannot be read ({error.strerror or 'input/output error'})"
+    return ""
+
+
+class DamagedHeader(ValueError):
+    """What is wrong with a safetensors header, as the end of a sentence."""
+
+
+def _read_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            raise DamagedHeader("the file is empty")
+        raw = handle.read(8)
+        if len(raw) != 8:
+            raise DamagedHeader("the file is shorter than a safetensors header")
+        (length,) = struct.unpack("<Q", raw)
+        if length > size - 8:
+            raise DamagedHeader("its header claims more bytes than the file has (it may be cut short)")
+        if length > _MAX_HEADER:
+            raise DamagedHeader("its header is larger than any model needs")
+        text = handle.read(length)
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise DamagedHeader("its header is not valid JSON") from None
     if not isinstance(header, dict):
-        raise ModelError(f"{path.name} is damaged: its header is not a table of tensors.")
+        raise DamagedHeader("its header is not a table of tensors")
+    data_size = size - 8 - length
     tensors: dict[str, tuple[str, tuple[int, ...]]] = {}
     for name, spec in header.items():
         if name == "__metadata__":
+            if not isinstance(spec, dict):
+                raise DamagedHeader("its metadata is not a table")
             continue
-        if not isinstance(spec, dict) or "dtype" not in spec or "shape" not in spec:
-            raise ModelError(f"{path.name} is damaged: the entry for {name} is malformed.")
-        tensors[name] = (str(spec["dtype"]), tuple(int(n) for n in spec["shape"]))
+        tensors[name] = _tensor_entry(_shown_name(name), spec, data_size)
     return tensors
+
+
+def _tensor_entry(name: str, spec: object, data_size: int) -> tuple[str, tuple[int, ...]]:
+    if not isinstance(spec, dict) or not {"dtype", "shape", "data_offsets"} <= spec.keys():
+        raise DamagedHeader(f"the entry for {name} lacks its dtype, shape or data offsets")
+    dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
+    if not isinstance(dtype, str):
+        raise DamagedHeader(f"the dtype of {name} is not a type name")
+    if not isinstance(shape, list) or not all(_is_size(n) for n in shape):
+        raise DamagedHeader(f"the shape of {name} is not a list of sizes")
+    if (
+        not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_size(n) for n in offsets)
+        or offsets[0] > offsets[1]
+    ):
+        raise DamagedHeader(f"the data offsets of {name} are not a start and an end")
+    if offsets[1] > data_size:
+        raise DamagedHeader(f"the data of {name} lies past the end of the file (it may be cut short)")
+    if dtype in _DTYPE_BYTES:
+        count = 1
+        for n in shape:
+            count *= n
+        if count * _DTYPE_BYTES[dtype] != offsets[1] - offsets[0]:
+            raise DamagedHeader(f"the data of {name} does not match its shape")
+    return dtype, tuple(shape)
+
+
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shown_name(name: str, limit: int = 60) -> str:
+    """A tensor name as a message shows it: a hostile header can hold any text there."""
+    printable = name.isprintable() and len(name) <= limit
+    return name if printable else repr(name[:limit])
 
 
 def detect_family(shapes: Shapes) -> tuple[str, str]:

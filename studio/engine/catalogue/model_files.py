@@ -88,8 +88,9 @@ def folder_precision(folder: Path) -> str:
 
 def _weights_present(sub: Path) -> bool:
     for index in sub.glob("*.safetensors.index*.json"):
-        shards = set(read_json_object(index).get("weight_map", {}).values())
-        if shards and all((sub / str(s)).is_file() for s in shards):
+        weight_map = read_json_object(index).get("weight_map")
+        shards = set(weight_map.values()) if isinstance(weight_map, dict) else set()
+        if shards and all(isinstance(s, str) and (sub / s).is_file() for s in shards):
             return True
     return any(p.is_file() for p in sub.glob("*.safetensors"))
 
@@ -98,6 +99,6 @@ def read_json_object(path: Path) -> dict[str, Any]:
     """A JSON file's top-level object, or {} when the file is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a hostile file may nest without end
         return {}
     return data if isinstance(data, dict) else {}

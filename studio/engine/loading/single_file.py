@@ -57,11 +57,8 @@ def read_state_dict(path: Path, consent: PickleConsent | None) -> dict[str, Any]
             raise PickleRefused(path)
         try:
             data = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-        except Exception as error:  # weights_only raises UnpicklingError for any code in it
-            raise ModelError(
-                f"{path.name} could not be read as plain weights ({error}). It may hold code or "
-                "be damaged; Studio will not open it any other way."
-            ) from None
+        except Exception:  # weights_only refuses any code; old formats and damage fail too
+            raise ModelError(pickle_unreadable(path)) from None
         while isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
             data = data["state_dict"]
         if not isinstance(data, dict):
@@ -71,8 +68,17 @@ def read_state_dict(path: Path, consent: PickleConsent | None) -> dict[str, Any]
 
     try:
         return dict(load_file(str(path), device="cpu"))
-    except Exception as error:  # safetensors raises several types for damaged files
-        raise ModelError(f"{path.name} is damaged ({error}). Download or copy it again.") from None
+    except Exception:  # safetensors raises several types for damaged files
+        raise ModelError(f"{path.name} is damaged: its weights cannot be read. Download or copy it again.") from None
+
+
+def pickle_unreadable(path: Path) -> str:
+    """Why an allowed pickle still does not load: Studio reads pickles as plain weights only."""
+    return (
+        f"{path.name} could not be read as plain weights: it holds code, or is in an old format "
+        "or damaged, and Studio will not run either. Convert it to .safetensors (or get a "
+        ".safetensors version of the model) and use that."
+    )
 
 
 def load_single_file(
@@ -104,8 +110,7 @@ def load_single_file(
     except Exception as error:
         raise ModelError(
             f"{path.name} looks like an {family} checkpoint but its weights do not fit the "
-            f"{family} architecture ({type(error).__name__}: {error}). It may be a variant "
-            "Studio does not know, or damaged."
+            f"{family} architecture. It may be a variant Studio does not know, or damaged."
         ) from error
     pipe.set_progress_bar_config(disable=True)
     return pipe
