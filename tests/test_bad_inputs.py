@@ -90,6 +90,13 @@ def _build_bad_models(tiny: Path, root: Path) -> None:
     custom_unet = copy("unet-remote")
     _edit_index(custom_unet, unet=["unet_mine", "MineUNet"])
     (custom_unet / "unet" / "unet_mine.py").write_text("raise SystemExit('remote code ran')\n")
+    for name, class_name in (("encoder-auto-map", "CLIPTextModel"), ("encoder-auto-class", "AutoModel")):
+        encoder = copy(name)
+        _edit_index(encoder, text_encoder=["transformers", class_name])
+        config = json.loads((encoder / "text_encoder" / "config.json").read_text())
+        config["auto_map"] = {"AutoModel": "modeling_mine.MineModel"}
+        (encoder / "text_encoder" / "config.json").write_text(json.dumps(config))
+        (encoder / "text_encoder" / "modeling_mine.py").write_text("raise SystemExit('remote code ran')\n")
     shutil.rmtree(copy("vae-missing") / "vae")
     (copy("unet-config-missing") / "unet" / "config.json").unlink()
     (copy("unet-config-broken") / "unet" / "config.json").write_text("{")
@@ -217,9 +224,9 @@ CASES: list[tuple[str, tuple[str, ...], int, str] | object] = [
     # Model folders.
     ("folder-empty", ("--model", "{bad}/empty", *RUN), 1, "it has no model_index.json"),
     ("index-broken-json", ("--model", "{bad}/index-broken-json", *RUN), 1,
-     "The model index-broken-json is damaged: model_index.json is not valid JSON."),
+     "The model index-broken-json cannot be read: its model_index.json is damaged (it is not valid JSON)."),
     ("index-not-object", ("--model", "{bad}/index-not-object", *RUN), 1,
-     "is damaged: model_index.json does not describe a pipeline."),
+     "its model_index.json is damaged (it does not describe a pipeline)."),
     ("index-too-deep", ("--model", "{bad}/index-too-deep", *RUN), 1, "is not valid JSON"),
     ("unet-empty-list", ("--model", "{bad}/unet-empty-list", *RUN), 1,
      "model_index.json should name the library and class of its unet, not []"),
@@ -243,14 +250,18 @@ CASES: list[tuple[str, tuple[str, ...], int, str] | object] = [
      "needs custom code (pipeline_mine.MinePipeline), which Studio does not run"),
     ("unet-remote-code", ("--model", "{bad}/unet-remote", *RUN), 1,
      "needs custom code (unet_mine.MineUNet), which Studio does not run"),
+    ("text-encoder-auto-map", ("--model", "{bad}/encoder-auto-map", *RUN), 1,
+     "needs custom code (modeling_mine.MineModel), which Studio does not run"),
+    ("text-encoder-auto-class", ("--model", "{bad}/encoder-auto-class", *RUN), 1,
+     "needs custom code (modeling_mine.MineModel), which Studio does not run"),
     ("vae-folder-missing", ("--model", "{bad}/vae-missing", *RUN), 1, "is incomplete: the vae/ folder is missing"),
     ("unet-config-missing", ("--model", "{bad}/unet-config-missing", *RUN), 1, "unet/config.json is missing"),
     ("unet-config-broken", ("--model", "{bad}/unet-config-broken", *RUN), 1,
-     "is damaged: unet/config.json is not valid JSON."),
+     "its unet/config.json is damaged (it is not valid JSON)."),
     ("unet-config-list", ("--model", "{bad}/unet-config-list", *RUN), 1,
-     "is damaged: unet/config.json does not describe a model part."),
+     "its unet/config.json is damaged (it does not describe a model part)."),
     ("scheduler-config-broken", ("--model", "{bad}/scheduler-config-broken", *RUN), 1,
-     "is damaged: scheduler/scheduler_config.json is not valid JSON."),
+     "its scheduler/scheduler_config.json is damaged (it is not valid JSON)."),
     ("unet-pickle-only", ("--model", "{bad}/unet-pickle-only", *RUN), 1,
      "stores unet as a pickle (.bin) file"),
     ("unet-no-weights", ("--model", "{bad}/unet-no-weights", *RUN), 1, "unet/ has no weights file"),
@@ -263,7 +274,7 @@ CASES: list[tuple[str, tuple[str, ...], int, str] | object] = [
     ("unet-shard-missing", ("--model", "{bad}/unet-shard-missing", *RUN), 1,
      "is incomplete: unet/diffusion_pytorch_model-00001-of-00002.safetensors is missing"),
     ("unet-shard-index-list", ("--model", "{bad}/unet-shard-index-list", *RUN), 1,
-     "unet/diffusion_pytorch_model.safetensors.index.json does not list the weight files"),
+     "diffusion_pytorch_model.safetensors.index.json is damaged (it does not list the weight files)"),
     # Single model files.
     ("file-zero-bytes", ("--model", "{bad}/files/zero.safetensors", *RUN), 1,
      "zero.safetensors is damaged: the file is empty"),

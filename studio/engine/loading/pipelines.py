@@ -103,11 +103,11 @@ def check_model_folder(folder: Path) -> dict[str, Any]:
             continue  # Studio passes None for these, so downloads skip them
         if name not in _NEVER_LOADED and _is_custom_code(folder, name, library):
             raise ModelError(_custom_code(folder, spec))
-        _check_component(folder, name, class_name if library == "diffusers" else "")
+        _check_component(folder, name, library, class_name)
     return index
 
 
-def _check_component(folder: Path, name: str, diffusers_class: str) -> None:
+def _check_component(folder: Path, name: str, library: str, class_name: str) -> None:
     sub = folder / name
     if not sub.is_dir():
         raise ModelError(f"The model {folder.name} is incomplete: the {name}/ folder is missing.")
@@ -124,11 +124,16 @@ def _check_component(folder: Path, name: str, diffusers_class: str) -> None:
     if not (sub / "config.json").is_file():
         raise ModelError(f"The model {folder.name} is incomplete: {name}/config.json is missing.")
     config = _json_object(folder, f"{name}/config.json", "does not describe a model part")
+    auto_map = config.get("auto_map")
+    if auto_map is not None or (library == "transformers" and class_name.startswith("Auto")):
+        # transformers' Auto classes follow auto_map to Python files that ship with the model.
+        code = next((v for v in auto_map.values() if isinstance(v, str)), "") if isinstance(auto_map, dict) else ""
+        raise ModelError(_custom_code(folder, code.rsplit(".", 1) if code else [library, class_name]))
     described = config.get("_class_name")
-    if diffusers_class and isinstance(described, str) and described != diffusers_class:
+    if library == "diffusers" and isinstance(described, str) and described != class_name:
         raise ModelError(
             f"The model {folder.name} is damaged: model_index.json says its {name} is "
-            f"{_short(diffusers_class)}, which does not fit the {_short(described)} that "
+            f"{_short(class_name)}, which does not fit the {_short(described)} that "
             f"{name}/config.json describes."
         )
     weights = [sub / w for w in _WEIGHT_NAMES if (sub / w).is_file()]
@@ -155,7 +160,9 @@ def _shards(folder: Path, shard_index: Path) -> list[Path]:
     rel = shard_index.relative_to(folder)
     weight_map = _json_object(folder, str(rel), "does not list the weight files").get("weight_map")
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-        raise ModelError(f"The model {folder.name} is damaged: {rel} does not list the weight files.")
+        raise ModelError(
+            f"The model {folder.name} cannot be read: its {rel} is damaged (it does not list the weight files)."
+        )
     shards = [shard_index.parent / Path(name).name for name in sorted(set(weight_map.values()))]
     for shard in shards:
         if not shard.is_file():
@@ -168,19 +175,19 @@ def _shards(folder: Path, shard_index: Path) -> list[Path]:
 def _json_object(folder: Path, rel: str, not_object: str) -> dict[str, Any]:
     """A JSON file of the model folder as a dict, or ModelError saying what is wrong with it."""
     file = folder / rel
-    damaged = f"The model {folder.name} is damaged: {rel}"
+    damaged = f"The model {folder.name} cannot be read: its {rel} is damaged"
     try:
         if file.stat().st_size > _MAX_CONFIG_BYTES:
-            raise ModelError(f"{damaged} is far too large to be a config file.")
+            raise ModelError(f"{damaged} (it is far too large to be a config file).")
         data = json.loads(file.read_bytes().decode("utf-8"))
     except OSError as error:
         raise ModelError(
             f"The model {folder.name} cannot be read: {rel} ({error.strerror or 'input/output error'})."
         ) from None
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise ModelError(f"{damaged} is not valid JSON. Download or copy it again.") from None
+        raise ModelError(f"{damaged} (it is not valid JSON). Download or copy it again.") from None
     if not isinstance(data, dict):
-        raise ModelError(f"{damaged} {not_object}.")
+        raise ModelError(f"{damaged} (it {not_object}).")
     return data
 
 
