@@ -387,3 +387,23 @@ def test_a_shard_index_of_the_wrong_shape_is_just_not_runnable(tiny_sd_model: Pa
         assert is_runnable_pipeline(folder) is False
     (folder / "model_index.json").write_text("[" * 100_000)
     assert is_runnable_pipeline(folder) is False
+
+
+@pytest.mark.parametrize(("device", "words"), [("bogus", "Unknown device 'bogus'"), ("cuda:x", "Unknown device")])
+def test_the_engine_fails_on_a_device_it_lacks_with_a_device_problem(
+    device: str, words: str, tiny_sd_model: Path, tmp_path: Path
+) -> None:
+    """The app and scripts reach the engine without the CLI's checks: same words, a typed cause."""
+    from studio.config.paths import StudioPaths
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.errors import DeviceProblem
+    from studio.engine.run.engine import Engine
+    from studio.engine.run.events import Failed
+    from studio.engine.run.request import GenerationRequest
+
+    engine = Engine(ModelRegistry(StudioPaths.under(tmp_path / "home")), device=device)
+    request = GenerationRequest("x", model=str(tiny_sd_model), steps=2, width=32, height=32, seed=1)
+    outcome = engine.generate(request, lambda event: None)
+    assert isinstance(outcome, Failed)
+    assert isinstance(outcome.cause, DeviceProblem) and outcome.cause.device == device
+    assert outcome.message.startswith(words) and "This computer has: " in outcome.message

@@ -169,8 +169,8 @@ def test_pickle_checkpoint_allowed_in_the_app_loads_from_the_command_line(tmp_pa
     assert Path(done.stdout.strip()).is_file()
 
 
-def _studio_bytes(args: list[str | bytes], home: Path) -> subprocess.CompletedProcess[bytes]:
-    env = os.environ | {"STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+def _studio_bytes(args: list[str | bytes], home: Path, **env_extra: str) -> subprocess.CompletedProcess[bytes]:
+    env = os.environ | {"STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"} | env_extra
     argv = [os.fsencode(a) if isinstance(a, str) else a for a in (sys.executable, "-m", "studio", *args)]
     return subprocess.run(argv, capture_output=True, env=env, timeout=300)
 
@@ -199,7 +199,9 @@ def test_the_cli_reads_the_cause_of_a_failure_not_its_text() -> None:
 def test_a_folder_name_that_is_not_utf8_is_printed_byte_for_byte(tiny_sd_model: Path, tmp_path: Path) -> None:
     out = os.fsencode(tmp_path) + b"/caf\xe9"
     result = _studio_bytes(["generate", "--prompt", "x", "--seed", "1", "--steps", "2", "--size", "32x32",
-                            "--model", str(tiny_sd_model), "--out", out], tmp_path / "home")
+                            "--model", str(tiny_sd_model), "--out", out], tmp_path / "home",
+                           # As in a en_US.UTF-8 locale: stdout refuses undecodable names.
+                           PYTHONIOENCODING="utf-8:strict")
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     printed = result.stdout.rstrip(b"\n")
     assert printed.startswith(out + b"/") and os.path.isfile(printed)

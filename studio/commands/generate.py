@@ -193,8 +193,6 @@ def _generate(
                 if bar is None:
                     bar = tqdm(total=total, unit="step", file=sys.stderr, desc="Generating", leave=False)
                 bar.update(1)
-            case Finished() | Failed() if bar is not None:
-                bar.close()
             case _:
                 pass
 

@@ -8,10 +8,11 @@ DTYPES = ("fp32", "fp16", "bf16")
 
 
 def pick_device(override: str | None = None) -> str:
-    """The device a run uses: `override` when this machine has it (else DeviceError), or the best."""
+    """The device a run uses: `override` when this machine has it (else DeviceError), or the
+    best one here when there is no override (None or "")."""
     import torch
 
-    if override is not None:
+    if override:
         return check_device(override)
     if torch.cuda.is_available():
         return "cuda"
