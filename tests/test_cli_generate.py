@@ -310,3 +310,19 @@ def test_enospc_while_saving_in_process_keeps_the_images(
     assert code == 1
     _saved_elsewhere(captured.out, captured.err, tmp_path / "home", 2)
     assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("defaults", [[1, 2], "fast", {"guidance": "strong"}])
+def test_a_models_own_defaults_of_the_wrong_shape_never_give_a_traceback(
+    tiny_sd_model: Path, tmp_path: Path, defaults: object
+) -> None:
+    import json
+    import shutil
+
+    model = Path(shutil.copytree(tiny_sd_model, tmp_path / "model"))
+    (model / "studio.json").write_text(json.dumps({"name": "odd", "defaults": defaults}))
+    result = _generate(model, tmp_path / "out", tmp_path / "home", "--steps", "2")
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("studio")
+    assert not (tmp_path / "out").exists()
