@@ -43,11 +43,18 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
     return Engine(registry, previews=previews, pickle_consent=registry.pickle_consent)
 
 
-def save_to_gallery(gallery_dir: Path, image: Any, request: GenerationRequest, film: list[Any]) -> Path:
+def save_to_gallery(
+    gallery_dir: Path, image: Any, request: GenerationRequest, film: list[Any]
+) -> tuple[Path, Any]:
+    """Save into the gallery; returns the file and the metadata it carries (what the index
+    would read back from it), so the gallery need not open the file again."""
     from studio.library.film import film_chunk
-    from studio.library.store import save_image
+    from studio.library.metadata.studio_chunk import parse_studio, studio_json
+    from studio.library.store import APP_VERSION, save_image
 
-    return save_image(image, request, gallery_dir, extra_chunks=film_chunk(film) if film else None)
+    path = save_image(image, request, gallery_dir, extra_chunks=film_chunk(film) if film else None)
+    created = path.stat().st_mtime
+    return path, parse_studio(studio_json(request, app=APP_VERSION, created=created))
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Studio:
     controller: Any  # GenerationController
     settings: Settings
     paths: StudioPaths
+    notes: list[str]  # what could not be read at start, told to the person once
 
 
 def build(
@@ -70,11 +78,14 @@ def build(
     """The QApplication (reused if one exists), the controller and the main window."""
     from PySide6.QtWidgets import QApplication
 
+    from studio.library.pillow import configure_pillow
+    from studio.ui.catalogue import ModelCatalogue
     from studio.ui.controller import GenerationController
     from studio.ui.main_window import MainWindow
     from studio.ui.pickle_consent import PickleConsentFlow
     from studio.ui.theme import apply_theme
 
+    configure_pillow()  # before any thread opens an image
     paths = paths or StudioPaths.default()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -82,24 +93,32 @@ def build(
     app.setOrganizationName("Studio")
     apply_theme(app)
     loaded = load_settings(paths.settings_file)
-    for note in loaded.notes:
-        log.warning("%s", note)
+    notes = list(loaded.notes)
     settings = loaded.settings
     registry = ModelRegistry(paths)
+    catalogue = ModelCatalogue(registry)
     gallery = Path(settings.gallery_dir) if settings.gallery_dir else paths.gallery_dir
     if engine_factory is make_engine:
         engine_factory = partial(make_engine, settings=settings)
     controller = GenerationController(
-        partial(engine_factory, registry), partial(save_to_gallery, gallery)
+        partial(engine_factory, registry),
+        partial(save_to_gallery, gallery),
+        queue_file=paths.queue_file if persist else None,
     )
+    notes += controller.restore()
     app.aboutToQuit.connect(controller.shutdown)
+    app.aboutToQuit.connect(catalogue.close)
     saver = partial(_save, paths.settings_file) if persist else None
-    window = MainWindow(controller, registry, paths, settings, saver)
+    window = MainWindow(controller, catalogue, paths, settings, saver)
+    window.offer_restored()
     # a run refused for a pickle file asks the person, over the window, and runs again if allowed
     PickleConsentFlow(controller, registry.pickle_consent, window)
-    if loaded.notes:
-        window.statusBar().showMessage(loaded.notes[0], 10000)
-    return Studio(app, window, controller, settings, paths)
+    for note in notes:
+        log.warning("%s", note)
+    if notes:
+        window.show_notice(" ".join(notes))
+    catalogue.refresh()  # the full model list arrives from a background scan
+    return Studio(app, window, controller, settings, paths, notes)
 
 
 def install_gallery(studio: Studio) -> Any:
@@ -112,16 +131,18 @@ def install_gallery(studio: Studio) -> Any:
     try:
         gallery = Gallery(folder, studio.paths.index_file, studio.paths.thumbnail_dir)
         panel = install(studio.window, gallery)
-    except Exception as error:
+    except Exception:
         log.exception("The gallery could not open")
-        studio.window.show_error(f"The gallery could not open: {error}")
+        studio.window.show_error(
+            "The gallery could not open; generating still works and images are still saved. "
+            f"Check that {folder} and {studio.paths.data_dir} can be written."
+        )
         return None
+    for note in gallery.notes:
+        log.warning("%s", note)
+    if gallery.notes:
+        studio.window.show_notice(" ".join(gallery.notes))
     studio.app.aboutToQuit.connect(gallery.close)
-    # the viewer's noise slider is answered by the worker, which owns the models
-    panel.noise_requested.connect(studio.controller.noise_requested)
-    studio.controller.noised.connect(panel.show_noised)
-    studio.controller.noise_failed.connect(lambda message: studio.window.statusBar().showMessage(message, 8000))
-    panel.noise_enabled = True
     return panel
 
 
@@ -187,6 +208,8 @@ def screenshot(
     studio = build(paths, persist=False, engine_factory=engine_factory)
     window, controller = studio.window, studio.controller
     panel = window.parameters
+    if model:
+        wait_for_catalogue(studio)
     panel.select_model(model)
     panel.prompt.setPlainText(prompt if prompt is not None else "a red circle on a blue background")
     panel.random_button.setChecked(seed is None)
@@ -208,21 +231,23 @@ def screenshot(
             print(f"Could not write {out_path}", file=sys.stderr)
         window.close()
 
-    def on_failed(_request: object, message: str, _details: str = "") -> None:
-        print(f"Generation failed: {message}", file=sys.stderr)
-        window.close()
+    def on_event(job_event: Any) -> None:
+        from studio.engine.run.events import Cancelled, Failed
+        from studio.ui.events import EngineFailed
+
+        match job_event.event:
+            case Failed(message=message) | EngineFailed(message=message):
+                print(f"Generation failed: {message}", file=sys.stderr)
+                window.close()
+            case Cancelled():
+                window.close()
 
     def timed_out() -> None:
         print(f"No image after {SCREENSHOT_TIMEOUT_S} s; giving up.", file=sys.stderr)
         window.close()
 
-    def on_engine_failed(message: str, details: str) -> None:
-        on_failed(None, message, details)
-
     window.result_shown.connect(on_shown)
-    controller.failed.connect(on_failed)
-    controller.engine_failed.connect(on_engine_failed)
-    controller.cancelled.connect(window.close)
+    controller.event.connect(on_event)
     window.resize(1360, 860)
     window.show()
     problems = panel.problems()
@@ -238,6 +263,18 @@ def screenshot(
     studio.app.exec()
     controller.shutdown()
     return result["code"]
+
+
+def wait_for_catalogue(studio: Studio, timeout_s: float = 60.0) -> bool:
+    """Run the event loop until the first model scan is in (for callers that pick a model at once)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    catalogue = studio.window.catalogue
+    while not catalogue.scanned and time.monotonic() < deadline:
+        studio.app.processEvents()
+        time.sleep(0.005)
+    return bool(catalogue.scanned)
 
 
 def main(args: Any) -> int:

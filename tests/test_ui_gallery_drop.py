@@ -13,7 +13,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
 from studio.library.gallery import Gallery
+from studio.library.metadata import read_metadata
 from studio.library.store import save_image
+from studio.ui.events import JobEvent, Saved
 from studio.ui.gallery import install_gallery
 from studio.ui.gallery.drop import dropped_image
 from tests.gallery_ui_helpers import fill_gallery, request_for
@@ -132,7 +134,8 @@ def test_the_gallery_is_a_tab_and_saved_images_appear_in_it(studio) -> None:  # 
     panel.refresh()
     image = Image.new("RGB", (64, 64), (30, 30, 30))
     path = save_image(image, request_for(9), gallery.folder, now=datetime.now().astimezone())
-    window.image_saved.emit(str(path))  # as the controller does once the worker saved it
+    # as the controller says once the worker saved it
+    window.controller.event.emit(JobEvent(1, Saved(str(path), read_metadata(path))))
     assert panel.model.rowCount() == 3
     assert panel.model.row_at(0).path == path
 

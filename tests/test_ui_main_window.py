@@ -10,13 +10,18 @@ from PySide6.QtCore import Qt
 
 from studio.config.paths import StudioPaths
 from studio.engine.catalogue.registry import ModelRegistry
+from studio.engine.errors import EngineUnavailable, ModelProblem, Unexpected
 from studio.engine.run.engine import Engine
+from studio.engine.run.events import Cancelled, Failed, Finished, Step
+from studio.ui.events import Delivered, EngineFailed, Idle, Saved
 from tests.ui_helpers import (
     OFFSCREEN_NOISE,
     STEP_TIMEOUT_MS,
+    EventLog,
     link_model,
     open_window,
     set_small_run,
+    wait_event,
 )
 
 pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
@@ -33,30 +38,31 @@ def test_prompt_to_steps_in_order_and_a_saved_image(qtbot, paths, tiny_sd_model,
     set_small_run(window, model_id, prompt="", steps=3, seed=1234)
     qtbot.keyClicks(window.parameters.prompt, "a red circle")
     c = window.controller
-    previews: list = []
-    finished: list = []
-    c.preview.connect(lambda image, index, total: previews.append((image, index, total)))
-    c.finished.connect(lambda *args: finished.append(args))
-
-    def step(expected: int):
-        return lambda index, total, elapsed: index == expected and total == 3
-
-    with qtbot.waitSignals(
-        [c.run_started, c.step, c.step, c.step, c.finished],
-        order="strict",
-        check_params_cbs=[None, step(1), step(2), step(3), None],
-        timeout=STEP_TIMEOUT_MS,
-    ):
+    log = EventLog(c)
+    with wait_event(qtbot, c, Idle):
         qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
 
-    request, images, saved, _elapsed = finished[0]
+    # one stream, in order: started, steps (newest wins, so some may be skipped), the outcome,
+    # the saved file, then the job delivered and the worker idle
+    kinds = [k for k in log.kinds() if k != "Step"]
+    assert kinds == ["Started", "Finished", "Saved", "Delivered", "Idle"]
+    steps = [s.index for s in log.of(Step)]
+    assert steps == sorted(steps) and steps[-1] == 3 and all(s.total == 3 for s in log.of(Step))
+    assert len({e.job for e in log.events}) == 1
+    request = log.of(Finished)[0].request
+    delivered = log.of(Delivered)[0]
     assert request.prompt == "a red circle"
     assert request.seed == 1234
-    assert images[0].shape == (32, 32, 3)
+    assert delivered.arrays[0].shape == (32, 32, 3)
+    saved = delivered.paths
     assert Path(saved[0]).is_file()
     assert Path(saved[0]).is_relative_to(paths.gallery_dir)
+    assert log.of(Saved)[0].metadata.request.prompt == "a red circle"  # the gallery reads no file
+    previews = [s.preview for s in log.of(Step) if s.preview is not None]
     assert previews, "no preview reached the GUI thread"
-    assert all(p[0].dtype.name == "uint8" and p[0].ndim == 3 for p in previews)
+    assert all(p.dtype.name == "uint8" and p.ndim == 3 for p in previews)
+    job = c.jobs.jobs()[0]
+    assert job.state.value == "done" and job.paths == saved
     shown = window.view.pixmap()
     assert shown is not None and (shown.width(), shown.height()) == (32, 32)
     assert window.results.count() == 1
@@ -68,7 +74,7 @@ def test_prompt_to_steps_in_order_and_a_saved_image(qtbot, paths, tiny_sd_model,
     # double-clicking a result puts its settings, with its seed, back into the controls
     window.parameters.prompt.setPlainText("something else")
     window.parameters.random_button.setChecked(True)
-    item_rect = window.results.visualItemRect(window.results.item(0))
+    item_rect = window.results.visualRect(window.results.model().index(0, 0))
     # item views take a double click only after the press that selects the item
     qtbot.mouseClick(window.results.viewport(), Qt.MouseButton.LeftButton, pos=item_rect.center())
     qtbot.mouseDClick(window.results.viewport(), Qt.MouseButton.LeftButton, pos=item_rect.center())
@@ -82,9 +88,9 @@ def test_ctrl_enter_generates_and_random_seed_is_shown(qtbot, paths, tiny_sd_mod
     set_small_run(window, model_id, steps=2, seed=None)
     window.activateWindow()
     window.parameters.prompt.setFocus()
-    with qtbot.waitSignal(window.controller.finished, timeout=STEP_TIMEOUT_MS) as blocker:
+    with wait_event(qtbot, window.controller, Finished) as blocker:
         qtbot.keyClick(window.parameters.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    request = blocker.args[0]
+    request = blocker.args[0].event.request
     assert request.seed is not None
     assert window.parameters.seed_used.text() == f"Seed used: {request.seed}"
     # Ctrl+Enter did not type a newline into the prompt
@@ -100,22 +106,16 @@ def test_cancel_mid_run_stops_within_a_step_and_saves_nothing(
     window = open_window(qtbot, paths, shared_engine)
     set_small_run(window, model_id, steps=300)
     c = window.controller
-    finished: list = []
-    c.finished.connect(lambda *args: finished.append(args))
-    with qtbot.waitSignal(c.step, timeout=STEP_TIMEOUT_MS, check_params_cb=lambda i, t, e: i >= 2):
+    log = EventLog(c)
+    with wait_event(qtbot, c, Step, lambda s: s.index >= 2):
         window.generate()
     assert window.cancel_button.isEnabled()
-    cancelled: list = []
-    c.cancelled.connect(lambda request, steps: cancelled.append(steps))
-    with qtbot.waitSignals(
-        [c.cancelled, c.busy_changed],
-        order="strict",
-        check_params_cbs=[None, lambda busy: busy is False],
-        timeout=STEP_TIMEOUT_MS,
-    ):
+    with wait_event(qtbot, c, Idle):
         qtbot.keyClick(window, Qt.Key.Key_Escape)
+    cancelled = [e.steps_done for e in log.of(Cancelled)]
     assert len(cancelled) == 1 and 2 <= cancelled[0] < 300
-    assert not finished
+    assert not log.of(Finished) and not log.of(Delivered)
+    assert c.jobs.jobs()[0].state.value == "cancelled"
     assert not window.cancel_button.isEnabled()
     assert window.run_status.state.text().startswith("Cancelled after")
     assert not paths.gallery_dir.exists() or not any(paths.gallery_dir.rglob("*.png"))
@@ -125,27 +125,26 @@ def test_queue_two_requests_and_remove_a_third(qtbot, paths, tiny_sd_model, shar
     model_id = link_model(paths, tiny_sd_model)
     window = open_window(qtbot, paths, shared_engine)
     c = window.controller
-    done: list = []
-    c.finished.connect(lambda request, *_: done.append(request.prompt))
+    log = EventLog(c)
     set_small_run(window, model_id, prompt="first", steps=40)
-    with qtbot.waitSignal(c.step, timeout=STEP_TIMEOUT_MS):
+    with wait_event(qtbot, c, Step):
         window.generate()
     for prompt in ("second", "third"):
         window.parameters.prompt.setPlainText(prompt)
         window.parameters.steps.setValue(2)
         window.generate()
     assert [job.request.prompt for job in c.queued] == ["second", "third"]
-    items = window.queue_panel.list
-    assert items.count() == 3  # the running job and the two waiting
-    assert "first" in items.item(0).text()
-    items.setCurrentRow(2)
-    assert window.queue_panel.remove_button.isEnabled()
-    qtbot.mouseClick(window.queue_panel.remove_button, Qt.MouseButton.LeftButton)
+    queue = window.queue_panel
+    assert queue.row_count() == 3  # the running job and the two waiting
+    assert "first" in queue.shown.index(0, 0).data()
+    queue.list.setCurrentIndex(queue.shown.index(2, 0))
+    assert queue.remove_button.isEnabled()
+    qtbot.mouseClick(queue.remove_button, Qt.MouseButton.LeftButton)
     assert [job.request.prompt for job in c.queued] == ["second"]
-    qtbot.waitUntil(lambda: len(done) == 2 and not c.busy, timeout=STEP_TIMEOUT_MS)
-    assert done == ["first", "second"]
+    qtbot.waitUntil(lambda: len(log.of(Delivered)) == 2 and not c.busy, timeout=STEP_TIMEOUT_MS)
+    assert [f.request.prompt for f in log.of(Finished)] == ["first", "second"]
     assert window.results.count() == 2
-    assert window.queue_panel.list.count() == 0
+    assert queue.row_count() == 0
     # choosing the older result shows it again, read back from its file
     newest = window.view.pixmap().toImage()
     window.results.setCurrentRow(1)
@@ -168,17 +167,19 @@ def test_failed_run_shows_the_message_and_the_app_keeps_working(
     window = open_window(qtbot, paths, shared_engine)
     set_small_run(window, str(broken), steps=2)
     c = window.controller
-    with qtbot.waitSignal(c.failed, timeout=STEP_TIMEOUT_MS) as blocker:
+    with wait_event(qtbot, c, Failed) as blocker:
         window.generate()
-    message = blocker.args[1]
-    assert message
+    failed = blocker.args[0].event
+    message = failed.message
+    assert message and "Traceback" not in message
+    assert isinstance(failed.cause, ModelProblem)  # the cause is a type, decided where it was caught
     assert window.error_banner.isVisible()
     assert window.error_banner.text() == message
     assert window.error_banner.textFormat() == Qt.TextFormat.PlainText
     assert window.run_status.state.text() == "Failed"
     # the same window still generates on a good model
     set_small_run(window, model_id, steps=2)
-    with qtbot.waitSignal(c.finished, timeout=STEP_TIMEOUT_MS):
+    with wait_event(qtbot, c, Delivered):
         window.generate()
     assert not window.error_banner.isVisible()
 
@@ -204,7 +205,7 @@ def test_closing_during_a_run_cancels_and_joins_the_thread(
     window = open_window(qtbot, paths, shared_engine)
     set_small_run(window, model_id, steps=300)
     c = window.controller
-    with qtbot.waitSignal(c.step, timeout=STEP_TIMEOUT_MS):
+    with wait_event(qtbot, c, Step):
         window.generate()
     assert c.running
     window.close()
@@ -249,18 +250,16 @@ def test_an_engine_that_raises_ends_as_a_failed_run(qtbot, paths, tiny_sd_model)
     window = open_window(qtbot, paths, _ExplodingEngine(ModelRegistry(paths)))
     set_small_run(window, model_id, steps=2)
     c = window.controller
-    failures: list = []
-    c.failed.connect(lambda request, message, details: failures.append(message))
+    log = EventLog(c)
     for _ in range(2):  # and the next request is handled the same way
-        with qtbot.waitSignals(
-            [c.failed, c.busy_changed],
-            order="simple",  # busy_changed(True) comes first, from generate() itself
-            check_params_cbs=[None, lambda busy: busy is False],
-            timeout=STEP_TIMEOUT_MS,
-        ):
+        with wait_event(qtbot, c, Idle):
             window.generate()
-        assert "the <i>device</i> caught fire" in failures[-1]
-        assert window.error_banner.text() == "RuntimeError: the <i>device</i> caught fire"
+        failed = log.of(Failed)[-1]
+        assert isinstance(failed.cause, Unexpected) and failed.cause.error_type == "RuntimeError"
+        # the raw exception text is for the bug report, not the message
+        assert "caught fire" not in failed.message and "caught fire" in failed.details
+        assert window.error_banner.text() == failed.message
+        assert "unexpected error (RuntimeError)" in window.error_banner.text()
         assert window.error_banner.isVisible()
     assert not c.busy
 
@@ -277,10 +276,12 @@ def test_an_engine_that_cannot_start_is_reported(qtbot, paths, tiny_sd_model):
     qtbot._studio_windows = [window]  # closed, and its thread joined, by qtbot's teardown
     qtbot.addWidget(window)
     window.show()
-    with qtbot.waitSignal(studio.controller.engine_failed, timeout=STEP_TIMEOUT_MS):
+    with wait_event(qtbot, studio.controller, EngineFailed) as started:
         studio.controller.start()
-    assert "no usable device" in window.error_banner.text()
+    assert "could not start" in window.error_banner.text()
+    assert "no usable device" in started.args[0].event.details
     assert window.engine_label.text() == "Engine not available"
-    with qtbot.waitSignal(studio.controller.failed, timeout=STEP_TIMEOUT_MS) as blocker:
+    with wait_event(qtbot, studio.controller, Failed) as blocker:
         window.generate()
-    assert "no usable device" in blocker.args[1]
+    assert isinstance(blocker.args[0].event.cause, EngineUnavailable)
+    assert "could not start" in blocker.args[0].event.message

@@ -10,7 +10,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from studio.config.paths import StudioPaths
-from tests.ui_helpers import OFFSCREEN_NOISE, STEP_TIMEOUT_MS, link_model, open_window, set_small_run
+from studio.ui.events import Delivered, Noised, NoiseFailed
+from tests.ui_helpers import OFFSCREEN_NOISE, link_model, open_window, set_small_run, wait_event
 
 pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 
@@ -21,16 +22,17 @@ def test_worker_noises_a_saved_image_by_its_own_model(qtbot, tmp_path: Path, tin
     window = open_window(qtbot, paths, shared_engine)
     set_small_run(window, model_id, steps=2, seed=3)
     c = window.controller
-    with qtbot.waitSignal(c.finished, timeout=STEP_TIMEOUT_MS) as done:
+    with wait_event(qtbot, c, Delivered) as done:
         qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
-    saved = done.args[2][0]
-    image = np.asarray(done.args[1][0], dtype=float)
+    saved = done.args[0].event.paths[0]
+    image = np.asarray(done.args[0].event.arrays[0], dtype=float)
 
     pictures = {}
     for fraction in (0.0, 1.0):
-        with qtbot.waitSignal(c.noised, timeout=STEP_TIMEOUT_MS) as answer:
-            c.noise_requested.emit(saved, fraction)
-        path, got_fraction, picture = answer.args
+        with wait_event(qtbot, c, Noised) as answer:
+            c.request_noise(saved, fraction)
+        noised = answer.args[0].event
+        path, got_fraction, picture = noised.path, noised.fraction, noised.picture
         assert (path, got_fraction) == (saved, fraction)
         assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
         pictures[fraction] = picture.astype(float)
@@ -48,6 +50,6 @@ def test_noise_for_an_unreadable_file_is_reported(qtbot, tmp_path: Path, shared_
     window = open_window(qtbot, paths, shared_engine)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")
-    with qtbot.waitSignal(window.controller.noise_failed, timeout=STEP_TIMEOUT_MS) as failed:
-        window.controller.noise_requested.emit(str(bad), 0.5)
-    assert "could not be made" in failed.args[0]
+    with wait_event(qtbot, window.controller, NoiseFailed) as failed:
+        window.controller.request_noise(str(bad), 0.5)
+    assert "could not be made" in failed.args[0].event.message

@@ -14,10 +14,25 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from studio.config.paths import StudioPaths
 from studio.engine.catalogue.checkpoints import PickleConsent
 from studio.engine.catalogue.registry import ModelRegistry
+from studio.engine.errors import PickleNeedsConsent
+from studio.engine.run.events import Failed, Finished, Started
+from studio.ui.events import Delivered
 from studio.ui.pickle_consent import ALLOW_AND_GENERATE, TITLE, ask_pickle_consent
-from tests.ui_helpers import OFFSCREEN_NOISE, STEP_TIMEOUT_MS, open_window, set_small_run
+from tests.ui_helpers import OFFSCREEN_NOISE, EventLog, open_window, set_small_run, wait_event
 
 pytestmark = pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
+
+
+_answers: list[ConsentAnswer] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_answering() -> Any:
+    """A poll left running would walk the top-level widgets while the next test tears its
+    windows down."""
+    yield
+    while _answers:
+        _answers.pop()._timer.stop()
 
 
 class ConsentAnswer:
@@ -30,6 +45,7 @@ class ConsentAnswer:
         self._timer.setInterval(20)
         self._timer.timeout.connect(self._poll)
         self._timer.start()
+        _answers.append(self)
 
     def _poll(self) -> None:
         box = next((w for w in QApplication.topLevelWidgets()
@@ -136,24 +152,23 @@ def test_allowing_a_refused_pickle_records_it_and_runs_the_same_request(
     assert entry.is_pickle
     set_small_run(window, entry.id, steps=2, seed=11)
     c = window.controller
-    failed: list[tuple[Any, ...]] = []
-    started: list[Any] = []
-    c.failed.connect(lambda *args: failed.append(args))
-    c.run_started.connect(lambda request, _total: started.append(request))
+    log = EventLog(c)
 
     answer = ConsentAnswer(ALLOW_AND_GENERATE)
-    with qtbot.waitSignal(c.finished, timeout=STEP_TIMEOUT_MS) as done:
+    with wait_event(qtbot, c, Delivered) as done:
         window.generate()
 
-    (refused,) = failed
-    assert "pickle checkpoint" in refused[1]
+    (refused,) = log.of(Failed)
+    assert "pickle checkpoint" in refused.message
+    assert refused.cause == PickleNeedsConsent(str(file))  # a type, not a guess from the text
     (seen,) = answer.seen
     assert "tiny.ckpt" in seen["text"] and seen["parent"] is window
     assert PickleConsent(window.registry.pickle_consent_file).allows(file)  # on disk
-    request = done.args[0]
-    assert request == refused[0] and request.seed == 11
-    assert len(started) == 2  # the refused run, then the same request again
-    assert Path(done.args[2][0]).is_file()
+    (finished,) = log.of(Finished)
+    assert finished.request == refused.request and finished.request.seed == 11
+    started = [e for e in log.events if isinstance(e.event, Started)]
+    assert len(started) == 2 and started[0].job == started[1].job  # the same job, run again
+    assert Path(done.args[0].event.paths[0]).is_file()
     assert not window.error_banner.isVisible()
     qtbot.waitUntil(lambda: not c.busy)
     assert not c.queued
@@ -166,19 +181,19 @@ def test_cancelling_the_question_records_nothing_and_keeps_the_failure(
     window = open_window(qtbot, paths, persist=False)
     set_small_run(window, str(file), steps=2)
     c = window.controller
-    started: list[Any] = []
-    c.run_started.connect(lambda request, _total: started.append(request))
+    log = EventLog(c)
 
     answer = ConsentAnswer("Cancel")
-    with qtbot.waitSignal(c.failed, timeout=STEP_TIMEOUT_MS) as failed:
+    with wait_event(qtbot, c, Failed) as failed:
         window.generate()
     qtbot.waitUntil(lambda: bool(answer.seen))
     assert not c.queued  # nothing was submitted again
     qtbot.waitUntil(lambda: not c.busy)
-    assert len(started) == 1
+    assert len(log.of(Started)) == 1
+    assert c.jobs.jobs()[0].state.value == "failed"
     assert not window.registry.pickle_consent.allows(file)
     assert not window.registry.pickle_consent_file.exists()
-    assert window.error_banner.isVisible() and window.error_banner.text() == failed.args[1]
+    assert window.error_banner.isVisible() and window.error_banner.text() == failed.args[0].event.message
     assert window.run_status.state.text() == "Failed"
 
 
@@ -200,6 +215,6 @@ def test_a_file_allowed_on_the_models_page_generates_without_asking(
     set_small_run(window, str(file), steps=2)
     c = window.controller
     asked_again = ConsentAnswer("Cancel")
-    with qtbot.waitSignal(c.finished, timeout=STEP_TIMEOUT_MS):
+    with wait_event(qtbot, c, Delivered):
         window.generate()
     assert not asked_again.seen

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from studio.config.paths import StudioPaths
+from studio.ui.events import EngineReady
 
 # Offscreen Qt warns once per shown window that it cannot resize native windows.
 OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
@@ -37,9 +39,34 @@ def open_window(qtbot: Any, paths: StudioPaths, engine: Any = None, *, persist: 
     qtbot._studio_windows = keep
     qtbot.addWidget(window)
     window.show()
-    with qtbot.waitSignal(studio.controller.engine_ready, timeout=STEP_TIMEOUT_MS):
+    with wait_event(qtbot, studio.controller, EngineReady):
         studio.controller.start()
+    qtbot.waitUntil(lambda: window.catalogue.scanned, timeout=STEP_TIMEOUT_MS)
     return window
+
+
+def wait_event(qtbot: Any, controller: Any, kind: type, where: Callable[[Any], bool] | None = None,
+               timeout: int = STEP_TIMEOUT_MS) -> Any:
+    """Wait (as a context manager) for the controller's event stream to carry a `kind` event
+    for which `where` holds; `blocker.args[0]` is the JobEvent."""
+    def matches(job_event: Any) -> bool:
+        return isinstance(job_event.event, kind) and (where is None or where(job_event.event))
+
+    return qtbot.waitSignal(controller.event, timeout=timeout, check_params_cb=matches)
+
+
+class EventLog:
+    """Every event the controller sends, in order."""
+
+    def __init__(self, controller: Any) -> None:
+        self.events: list[Any] = []
+        controller.event.connect(self.events.append)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e.event for e in self.events if isinstance(e.event, kind)]
+
+    def kinds(self) -> list[str]:
+        return [type(e.event).__name__ for e in self.events]
 
 
 def set_small_run(window: Any, model_id: str, *, prompt: str = "a red circle",

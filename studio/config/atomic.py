@@ -43,7 +43,7 @@ def write_atomic(
         data = data.encode("utf-8")
     folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder, durable=durable)
         fd, tmp = _create_temporary(folder, path.suffix)
     except OSError as exc:
         raise SaveError(describe_os_error(exc, path), exc.errno) from exc
@@ -58,12 +58,30 @@ def write_atomic(
         if durable:
             fsync_dir(folder)
         return final
-    except SaveError:
-        tmp.unlink(missing_ok=True)
-        raise
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # our own temporary file, never a user's image
+        if isinstance(exc, SaveError):
+            raise
         raise SaveError(describe_os_error(exc, path), exc.errno) from exc
+    except BaseException:  # Ctrl+C or a kill signal turned exception: leave no temporary behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def make_folder(folder: Path, *, durable: bool = True) -> None:
+    """Create `folder` and its missing parents; when durable, each new name is fsynced into
+    its parent, so a power cut soon after cannot lose the folder and the files in it."""
+    missing: list[Path] = []
+    current = folder
+    while not current.is_dir() and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    if not missing:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    if durable:
+        for made in reversed(missing):
+            fsync_dir(made.parent)
 
 
 def _create_temporary(folder: Path, suffix: str) -> tuple[int, Path]:
@@ -152,7 +170,11 @@ def _move_into_place(tmp: Path, path: Path, replace: bool) -> Path:
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
-            if candidate.exists():  # a file system without hard links
+            # A file system without hard links: claim the name first, so that another writer
+            # choosing the same name at the same moment gets the next one instead.
+            try:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
                 continue
             os.replace(tmp, candidate)
             return candidate

@@ -50,6 +50,11 @@ class StudioPaths:
         return self.config_dir / "settings.json"
 
     @property
+    def queue_file(self) -> Path:
+        """The jobs waiting and the one running, kept as they change so a crash loses none."""
+        return self.data_dir / "queue.json"
+
+    @property
     def index_file(self) -> Path:
         return self.data_dir / "gallery.sqlite3"
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from studio.config.atomic import write_atomic
+from studio.config.stored_json import load_json, move_aside
 
 SCHEMA_VERSION = 2
+INT_RANGE = (-(2**31), 2**32 - 1)  # what the controls hold (the seed needs 32 bits)
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -25,14 +25,18 @@ Migration = Callable[[dict[str, Any]], dict[str, Any]]
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     # Version 1 kept the window geometry at the top level and the preview setting as a flat key.
     out = dict(data)
-    window = dict(out.pop("window", {}) or {})
-    if "geometry" in out:
-        window.setdefault("geometry", out.pop("geometry"))
-    out["window"] = window
-    preview = dict(out.get("preview", {}) or {})
-    if "preview_every" in out:
-        preview.setdefault("every", out.pop("preview_every"))
-    out["preview"] = preview
+    window = out.pop("window", None)
+    if window is None or isinstance(window, Mapping):
+        window = dict(window or {})
+        if "geometry" in out:
+            window.setdefault("geometry", out.pop("geometry"))
+    out["window"] = window  # anything else is reported, and ignored, when the sections are read
+    preview = out.get("preview")
+    if preview is None or isinstance(preview, Mapping):
+        preview = dict(preview or {})
+        if "preview_every" in out:
+            preview.setdefault("every", out.pop("preview_every"))
+        out["preview"] = preview
     return out
 
 
@@ -95,7 +99,7 @@ class Settings:
         if gallery is None or isinstance(gallery, str):
             settings.gallery_dir = gallery or None
         else:
-            notes.append(f"Ignored gallery_dir {gallery!r}: it is not a folder path.")
+            notes.append(f"Ignored gallery_dir {_short(gallery)}: it is not a folder path.")
         return settings, notes
 
 
@@ -119,31 +123,33 @@ def migrate(
 
 
 def load_settings(path: Path) -> LoadedSettings:
-    """Settings from `path`; defaults when there is no file. Never raises for bad content."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return LoadedSettings(Settings(), [])
-    except (OSError, UnicodeDecodeError) as exc:
-        return LoadedSettings(Settings(), [f"Could not read {path}: {exc}. Using defaults."])
-    try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("the file does not hold a JSON object")
-    except ValueError as exc:
-        aside = _move_aside(path, "unreadable")
-        return LoadedSettings(
-            Settings(), [f"Settings file {path} is damaged ({exc}); kept it as {aside}."]
-        )
+    """Settings from `path`; defaults when there is no file. Never raises for bad content:
+    a file that cannot be understood at all is moved aside and the notes say so."""
+    loaded = load_json(path, "The settings file")
+    if loaded.data is None:
+        return LoadedSettings(Settings(), loaded.notes)
+    data = loaded.data
+    if not isinstance(data, dict):
+        aside = move_aside(path)
+        return LoadedSettings(Settings(), [
+            f"The settings file does not hold settings (a JSON {type(data).__name__}); "
+            f"Studio started with defaults and kept it as {aside.name}."
+        ])
     file_version = data.get("schema_version", 1)
     notes: list[str] = []
-    if isinstance(file_version, int) and file_version > SCHEMA_VERSION:
+    if isinstance(file_version, int) and not isinstance(file_version, bool) and file_version > SCHEMA_VERSION:
         aside = _copy_aside(path, f"v{file_version}")
         notes.append(
             f"Settings were written by a newer Studio (version {file_version}); "
-            f"read what this version knows and kept a copy as {aside}."
+            f"read what this version knows and kept a copy as {aside.name}."
         )
-    settings, more = Settings.from_dict(migrate(data))
+    try:
+        settings, more = Settings.from_dict(migrate(data))
+    except Exception:  # a shape no migration foresaw: defaults beat not starting
+        aside = move_aside(path)
+        return LoadedSettings(Settings(), [
+            f"The settings file could not be understood; Studio started with defaults and kept it as {aside.name}."
+        ])
     settings.schema_version = SCHEMA_VERSION
     return LoadedSettings(settings, notes + more)
 
@@ -164,7 +170,7 @@ def _section(cls: type[T], raw: object, name: str, notes: list[str]) -> T:
     if raw is None:
         return default
     if not isinstance(raw, Mapping):
-        notes.append(f"Ignored the {name!r} settings: expected an object, found {raw!r}.")
+        notes.append(f"Ignored the {name!r} settings: expected an object, found {_short(raw)}.")
         return default
     values: dict[str, Any] = {}
     for f in dataclasses.fields(default):  # type: ignore[arg-type]
@@ -174,7 +180,7 @@ def _section(cls: type[T], raw: object, name: str, notes: list[str]) -> T:
         if _fits(value, getattr(default, f.name), f.type):
             values[f.name] = value
         else:
-            notes.append(f"Ignored {name}.{f.name} = {value!r}: wrong kind of value.")
+            notes.append(f"Ignored {name}.{f.name} = {_short(value)}: wrong kind of value.")
     return dataclasses.replace(default, **values)  # type: ignore[type-var]
 
 
@@ -186,21 +192,13 @@ def _fits(value: object, default: object, annotation: object) -> bool:
     if isinstance(value, bool):
         return "bool" in text
     if isinstance(value, int):
-        return "int" in text or "float" in text
+        # a number no control can hold is as wrong as a string (and would overflow Qt's int)
+        return ("int" in text or "float" in text) and INT_RANGE[0] <= value <= INT_RANGE[1]
     if isinstance(value, float):
-        return "float" in text and value == value
+        return "float" in text and value == value and abs(value) <= INT_RANGE[1]
     if isinstance(value, str):
         return "str" in text
     return False
-
-
-def _move_aside(path: Path, label: str) -> Path:
-    aside = path.with_name(f"{path.name}.{label}-{time.strftime('%Y%m%d-%H%M%S')}")
-    try:
-        os.replace(path, aside)
-    except OSError:
-        return path
-    return aside
 
 
 def _copy_aside(path: Path, label: str) -> Path:
@@ -211,3 +209,12 @@ def _copy_aside(path: Path, label: str) -> Path:
         except OSError:
             return path
     return aside
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """A value as a note shows it: repr, cut short."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return "a number too long to show"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

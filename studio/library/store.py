@@ -16,7 +16,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
-from studio.config.atomic import SaveError, describe_os_error, fsync_dir, write_atomic
+from studio.config.atomic import SaveError, describe_os_error, make_folder, write_atomic
 from studio.engine.run.request import GenerationRequest
 from studio.library import png_encoder
 from studio.library.metadata.a1111 import format_infotext
@@ -58,31 +58,13 @@ def save_image(
     folder = Path(gallery_dir) / moment.strftime("%Y-%m-%d") if dated else Path(gallery_dir)
     target = folder / file_name(request, moment)
     try:
-        make_folder_durably(folder)
+        make_folder(folder)
         return write_atomic(target, data, replace=False)
     except SaveError as exc:
         exc.image = image
         raise
     except OSError as exc:
         raise SaveError(describe_os_error(exc, target), exc.errno, image=image) from exc
-
-
-def make_folder_durably(folder: Path) -> None:
-    """Create `folder` and any missing parents, each one's name fsynced into its parent.
-
-    The image's own rename is fsynced into `folder`; without this a power cut soon after the
-    first save of a day could lose the new dated folder, and the image with it.
-    """
-    missing: list[Path] = []
-    current = folder
-    while not current.is_dir() and current.parent != current:
-        missing.append(current)
-        current = current.parent
-    if not missing:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    for made in reversed(missing):
-        fsync_dir(made.parent)
 
 
 def encode_png(

@@ -1,95 +1,69 @@
-"""The queue of requests and the worker thread, seen from the GUI thread."""
+"""The job queue and the worker thread, seen from the GUI thread.
+
+The controller owns the job model, feeds waiting jobs to the worker one at a time, applies
+each event from the worker to the model in one place, and keeps the queue on disk as it
+changes, so that a quit, a crash or a kill -9 loses no job.
+"""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
+import logging
+from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
+from studio.config.queue_file import StoredJob, load_queue, save_queue
 from studio.engine.run.cancel import CancelToken
 from studio.engine.run.request import GenerationRequest
+from studio.ui.events import EngineFailed, EngineReady, Idle, JobEvent, Notice, StepsWaiting
+from studio.ui.jobs import Job, JobModel, JobState
 from studio.ui.worker import EngineFactory, GenerationWorker, ImageSaver
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class Job:
-    id: int
-    request: GenerationRequest
-    cancel: CancelToken = field(default_factory=CancelToken, compare=False)
+INTERRUPTED = "Studio stopped while this job ran."
 
 
 class GenerationController(QObject):
-    """Queues requests and feeds them, one at a time, to the worker thread.
+    """Queues jobs and runs them, one at a time, on the worker thread.
 
     Signals:
-        engine_ready(str): the engine is loaded on the named device.
-        engine_failed(str, str): the engine could not load (message, details).
-        queue_changed(): jobs were added, removed or started.
-        busy_changed(bool): a run started or the worker went idle with nothing queued.
-        run_started(object, int): request (seed resolved), step total.
-        step(int, int, float): index, total, seconds elapsed.
-        preview(object, int, int): HxWx3 uint8 array, index, total (newest only).
-        finished(object, object, object, float): request, image arrays, saved paths, seconds.
-        image_saved(str): a file was written to the gallery folder.
-        save_failed(str): an image could not be saved.
-        cancelled(object, int): request, steps done.
-        failed(object, str, str): request, message, details.
-        pickle_refused(object, str): after `failed`: the request needs consent to open this
-            pickle file; resubmit the request once the person allows it.
-        noised(str, float, object): path, fraction, HxWx3 uint8 of the image noised that far.
-        noise_failed(str): the noise view could not be made; the message says why.
+        event(object): every JobEvent from the worker (see studio.ui.events), after the job
+            model has applied it, plus Notice events of the controller's own.
     """
 
-    engine_ready = Signal(str)
-    engine_failed = Signal(str, str)
-    queue_changed = Signal()
-    busy_changed = Signal(bool)
-    run_started = Signal(object, int)
-    step = Signal(int, int, float)
-    preview = Signal(object, int, int)
-    finished = Signal(object, object, object, float)
-    image_saved = Signal(str)
-    save_failed = Signal(str)
-    cancelled = Signal(object, int)
-    failed = Signal(object, str, str)
-    pickle_refused = Signal(object, str)
-    noised = Signal(str, float, object)
-    noise_failed = Signal(str)
-    noise_requested = Signal(str, float)
+    event = Signal(object)
 
     _warm_up_requested = Signal()
-    _run_requested = Signal(object, object)
+    _run_requested = Signal(int, object, object)
+    _noise_requested = Signal(str, float)
 
     def __init__(
-        self, make_engine: EngineFactory, save_image: ImageSaver, parent: QObject | None = None
+        self,
+        make_engine: EngineFactory,
+        save_image: ImageSaver,
+        parent: QObject | None = None,
+        *,
+        queue_file: Path | None = None,
     ) -> None:
         super().__init__(parent)
-        self._ids = itertools.count(1)
-        self._queue: list[Job] = []
-        self._current: Job | None = None
+        self.jobs = JobModel(self)
         self._thread: QThread | None = None
         self._worker = GenerationWorker(make_engine, save_image)
         self._shut_down = False
+        self._busy = False
+        self.engine_ready = False
+        self.engine_error: EngineFailed | None = None
+        self._queue_file = queue_file
+        self._save_pending = False
+        self._save_failed_told = False
 
         w, queued = self._worker, Qt.ConnectionType.QueuedConnection
         self._warm_up_requested.connect(w.warm_up, queued)
         self._run_requested.connect(w.run, queued)
-        w.ready.connect(self.engine_ready, queued)
-        w.warm_up_failed.connect(self.engine_failed, queued)
-        w.started.connect(self.run_started, queued)
-        w.progress.connect(self.step, queued)
-        w.preview_ready.connect(self._on_preview_ready, queued)
-        w.finished.connect(self.finished, queued)
-        w.saved.connect(self.image_saved, queued)
-        w.save_failed.connect(self.save_failed, queued)
-        w.cancelled.connect(self.cancelled, queued)
-        w.failed.connect(self.failed, queued)
-        w.pickle_refused.connect(self.pickle_refused, queued)
-        w.idle.connect(self._on_worker_idle, queued)
-        self.noise_requested.connect(w.noise, queued)
-        w.noised.connect(self.noised, queued)
-        w.noise_failed.connect(self.noise_failed, queued)
+        self._noise_requested.connect(w.noise, queued)
+        w.event.connect(self._on_worker_event, queued)
+        self.jobs.stored_changed.connect(self._schedule_save)
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -107,87 +81,173 @@ class GenerationController(QObject):
         self._dispatch()
 
     def shutdown(self) -> None:
-        """Drop the queue, cancel the running job and join the thread. Safe to call twice."""
+        """Cancel the running job, join the thread and write the queue. Safe to call twice.
+
+        Waiting jobs stay in the stored queue, and a job cut short by the shutdown is stored
+        as interrupted, so the next start offers them again."""
+        if self._shut_down:
+            return
         self._shut_down = True
-        if self._queue:
-            self._queue.clear()
-            self.queue_changed.emit()
-        if self._current is not None:
-            self._current.cancel.cancel()
+        running = self.jobs.running
+        if running is not None:
+            running.cancel.cancel()
         if self._thread is not None:
             self._thread.quit()
             self._thread.wait()
             self._thread = None
+        self._save_now(interrupted=running.id if running is not None else None)
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.isRunning()
 
-    # -- queue -----------------------------------------------------------------------
+    # -- the queue -------------------------------------------------------------------
 
     def submit(self, request: GenerationRequest) -> Job:
         """Queue a request; it runs when the ones before it are done."""
-        job = Job(next(self._ids), request)
-        self._queue.append(job)
-        self.queue_changed.emit()
+        job = self.jobs.add(request)
         self._dispatch()
         return job
 
     @property
     def current(self) -> Job | None:
-        return self._current
+        return self.jobs.running
 
     @property
     def queued(self) -> list[Job]:
-        return list(self._queue)
+        return self.jobs.jobs(JobState.QUEUED)
 
     @property
     def busy(self) -> bool:
-        return self._current is not None
+        return self._busy
 
     def remove(self, job_id: int) -> bool:
-        before = len(self._queue)
-        self._queue = [job for job in self._queue if job.id != job_id]
-        if len(self._queue) != before:
-            self.queue_changed.emit()
-            return True
-        return False
+        return self.jobs.remove(job_id)
+
+    def move(self, job_id: int, delta: int) -> bool:
+        return self.jobs.move(job_id, delta)
+
+    def duplicate(self, job_id: int) -> Job | None:
+        job = self.jobs.duplicate(job_id)
+        self._dispatch()
+        return job
+
+    def retry(self, job_id: int) -> Job | None:
+        job = self.jobs.retry(job_id)
+        self._dispatch()
+        return job
 
     def clear_queue(self) -> None:
-        if self._queue:
-            self._queue.clear()
-            self.queue_changed.emit()
+        self.jobs.remove_waiting()
 
     def cancel_current(self) -> bool:
         """Ask the running job to stop after its current step; the queue goes on."""
-        if self._current is None:
+        job = self.jobs.running
+        if job is None:
             return False
-        self._current.cancel.cancel()
+        job.cancel.cancel()
         return True
+
+    def request_noise(self, path: str, fraction: float) -> None:
+        """Ask the worker for `path` noised to `fraction`; answered by a Noised event."""
+        self._noise_requested.emit(path, fraction)
+
+    # -- what the last session left ------------------------------------------------------
+
+    def restore(self) -> list[str]:
+        """Load the stored queue: waiting jobs come back held (run them with `run_restored`),
+        a job that was running comes back interrupted. Returns notes for the person."""
+        if self._queue_file is None:
+            return []
+        loaded = load_queue(self._queue_file)
+        notes = list(loaded.notes)
+        unreadable = 0
+        for stored in loaded.jobs:
+            try:
+                request = GenerationRequest.from_dict(stored.request)
+            except (TypeError, ValueError):
+                unreadable += 1
+                continue
+            if stored.state in ("queued",):
+                self.jobs.add(request, job_id=stored.id, restored=True)
+            elif stored.state in ("running", "interrupted"):
+                self.jobs.add(request, job_id=stored.id, state=JobState.INTERRUPTED,
+                              message=stored.message or INTERRUPTED)
+        if unreadable:
+            notes.append(f"{unreadable} saved job{'s' if unreadable != 1 else ''} could not be read and "
+                         f"{'were' if unreadable != 1 else 'was'} left out.")
+        return notes
+
+    @property
+    def restored(self) -> list[Job]:
+        return [job for job in self.jobs.jobs(JobState.QUEUED) if job.restored]
+
+    def run_restored(self) -> int:
+        count = self.jobs.release_restored()
+        self._dispatch()
+        return count
+
+    def discard_restored(self) -> int:
+        return self.jobs.remove_waiting(restored_only=True)
 
     # -- internals -------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        if self._current is not None or not self._queue or self._thread is None:
+        if self._busy or self._thread is None or self._shut_down:
             return
-        if self._shut_down:
+        job = self.jobs.next_waiting()
+        if job is None:
             return
-        self._current = self._queue.pop(0)
-        self.queue_changed.emit()
-        self.busy_changed.emit(True)
-        self._run_requested.emit(self._current.request, self._current.cancel)
+        if job.cancel.cancelled:
+            job.cancel = CancelToken()
+        self._busy = True
+        self.jobs.set_running(job)
+        self._run_requested.emit(job.id, job.request, job.cancel)
 
-    @Slot()
-    def _on_preview_ready(self) -> None:
-        item = self._worker.previews.take()
-        if item is not None:
-            self.preview.emit(*item)
-
-    @Slot()
-    def _on_worker_idle(self) -> None:
-        self._current = None
-        if self._queue and not self._shut_down:
+    @Slot(object)
+    def _on_worker_event(self, event: JobEvent) -> None:
+        if isinstance(event.event, StepsWaiting):
+            newest = self._worker.steps.take()
+            if newest is None:
+                return
+            event = newest
+        match event.event:
+            case EngineReady():
+                self.engine_ready, self.engine_error = True, None
+            case EngineFailed() as failed:
+                self.engine_error = failed
+        if isinstance(event.event, Idle):  # the next job starts before anyone hears of the idle
+            self._busy = False
             self._dispatch()
+        self.jobs.apply(event)
+        self.event.emit(event)
+
+    @Slot()
+    def _schedule_save(self) -> None:
+        # Changes arrive in bursts (a thousand jobs queued, a batch started): write once per turn.
+        if self._queue_file is None or self._save_pending or self._shut_down:
+            return
+        self._save_pending = True
+        QTimer.singleShot(0, self._save_now)
+
+    def _save_now(self, interrupted: int | None = None) -> None:
+        self._save_pending = False
+        if self._queue_file is None:
+            return
+        stored: list[StoredJob] = []
+        for job in self.jobs.jobs(JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED):
+            state = job.state.value
+            message = job.message
+            if job.id == interrupted or (job.state is JobState.RUNNING and self._shut_down):
+                state, message = "interrupted", INTERRUPTED
+            stored.append(StoredJob(job.id, state, job.request.to_dict(), message))
+        try:
+            save_queue(self._queue_file, stored)
+        except OSError as error:
+            log.warning("The queue could not be saved: %s", error)
+            if not self._save_failed_told:
+                self._save_failed_told = True
+                self.event.emit(JobEvent(0, Notice(f"The queue could not be kept on disk: {error}")))
         else:
-            self.queue_changed.emit()
-            self.busy_changed.emit(False)
+            self._save_failed_told = False
+

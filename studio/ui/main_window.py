@@ -11,6 +11,7 @@ from PySide6.QtCore import QByteArray, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFileDialog,
     QHBoxLayout,
     QMainWindow,
     QMessageBox,
@@ -21,15 +22,22 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import QSignalDebouncer
 
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings
-from studio.engine.catalogue.registry import ModelRegistry
+from studio.engine.errors import InvalidParameters
+from studio.engine.run.events import Cancelled, Failed, Started, Step
 from studio.engine.run.request import GenerationRequest
+from studio.ui.catalogue import ModelCatalogue
 from studio.ui.controller import GenerationController
-from studio.ui.panels import QueuePanel, ResultsStrip, RunStatus
+from studio.ui.events import Delivered, EngineFailed, EngineReady, Idle, JobEvent, Notice, SaveFailed
+from studio.ui.jobs import JobState
 from studio.ui.parameters import ParametersPanel
 from studio.ui.preview import PreviewView
+from studio.ui.queue_panel import QueuePanel
+from studio.ui.results import ResultsModel, ResultsStrip
+from studio.ui.run_status import RunStatus
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label
 
@@ -39,40 +47,46 @@ if TYPE_CHECKING:
 SettingsSaver = Callable[[Settings], None]
 
 
+SETTINGS_DEBOUNCE_MS = 600  # the controls are written this long after the last change
+
+
 class MainWindow(QMainWindow):
     """Signals:
-    image_saved(str): an image file was written (the gallery listens to this).
     result_shown(object, object): a finished request and its image paths, once on the canvas.
     """
 
-    image_saved = Signal(str)
     result_shown = Signal(object, object)
 
     def __init__(
         self,
         controller: GenerationController,
-        registry: ModelRegistry,
+        catalogue: ModelCatalogue,
         paths: StudioPaths,
         settings: Settings,
         save_settings: SettingsSaver | None = None,
     ) -> None:
         super().__init__()
         self.controller = controller
-        self.registry = registry
+        self.catalogue = catalogue
+        catalogue.setParent(self)  # deleted with the window, on the GUI thread
+        self.registry = catalogue.registry
         self.paths = paths
         self.settings = settings
         self._save_settings = save_settings
         self._frame = QSize()
         self._closed = False
+        self._loading_controls = True
+        self._models_scanned = catalogue.scanned
         self.setWindowTitle("Studio")
         self.resize(1280, 800)
         self._build()
         self._build_actions()
         self._connect()
-        self.parameters.set_models(registry.entries(), settings.last.model)
+        self.parameters.set_models(catalogue.entries(), settings.last.model)
         self.parameters.load(settings.last)
+        self._loading_controls = False
         self._restore_geometry()
-        self._on_queue_changed()
+        self._update_busy()
 
     # -- building ----------------------------------------------------------------------
 
@@ -110,7 +124,8 @@ class MainWindow(QMainWindow):
         self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_banner.hide()
         self.run_status = RunStatus()
-        self.results = ResultsStrip()
+        self.results_model = ResultsModel(self.controller.jobs, self)
+        self.results = ResultsStrip(self.results_model)
         create = QWidget()
         create.setObjectName("Canvas")
         create.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
@@ -126,7 +141,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabBarAutoHide(True)
         self.tabs.addTab(create, "Create")
 
-        self.queue_panel = QueuePanel()
+        self.queue_panel = QueuePanel(self.controller.jobs)
         self.queue_panel.setMinimumWidth(180)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
@@ -193,24 +208,27 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.controller
-        c.engine_ready.connect(self._on_engine_ready)
-        c.engine_failed.connect(self._on_engine_failed)
-        c.queue_changed.connect(self._on_queue_changed)
-        c.busy_changed.connect(self._on_busy_changed)
-        c.run_started.connect(self._on_run_started)
-        c.step.connect(self._on_step)
-        c.preview.connect(self._on_preview)
-        c.finished.connect(self._on_finished)
-        c.image_saved.connect(self.image_saved)
-        c.save_failed.connect(self.show_error)
-        c.cancelled.connect(self._on_cancelled)
-        c.failed.connect(self._on_failed)
+        c.event.connect(self.results_model.on_event)  # first, so a delivered result is in the strip
+        c.event.connect(self._on_event)
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel)
-        self.queue_panel.remove_requested.connect(c.remove)
-        self.queue_panel.clear_requested.connect(c.clear_queue)
+        q = self.queue_panel
+        q.remove_requested.connect(c.remove)
+        q.move_requested.connect(c.move)
+        q.duplicate_requested.connect(c.duplicate)
+        q.retry_requested.connect(c.retry)
+        q.clear_requested.connect(c.clear_queue)
+        q.run_restored_requested.connect(self._on_run_restored)
+        q.discard_restored_requested.connect(self._on_discard_restored)
         self.results.chosen.connect(self._on_result_chosen)
         self.results.reuse_requested.connect(self.parameters.apply_request)
+        self.results.save_requested.connect(self._on_save_result_requested)
+        self.catalogue.changed.connect(self._on_catalogue_changed)
+        # the controls are kept on disk shortly after each change, not only on a clean close
+        self._settings_debouncer = QSignalDebouncer(parent=self)
+        self._settings_debouncer.setTimeout(SETTINGS_DEBOUNCE_MS)
+        self._settings_debouncer.triggered.connect(self._remember)
+        self.parameters.changed.connect(self._on_controls_changed)
 
     # -- gallery and other panels plug in here ------------------------------------------
 
@@ -238,9 +256,13 @@ class MainWindow(QMainWindow):
             return None
         request = self.parameters.request().with_seed()
         self._remember()
+        if self.controller.restored:  # pressing Generate answers the offer: run what waits too
+            self._on_run_restored()
         self.controller.submit(request)
-        if self.controller.queued:
-            self.statusBar().showMessage(f"Queued: {len(self.controller.queued)} waiting.", 4000)
+        waiting = len(self.controller.queued)
+        if self.controller.busy and waiting:
+            self.statusBar().showMessage(f"Queued: {waiting} waiting.", 4000)
+        self._update_busy()
         return request
 
     @Slot()
@@ -248,32 +270,50 @@ class MainWindow(QMainWindow):
         if self.controller.cancel_current():
             self.run_status.set_state("Cancelling…")
 
-    # -- controller events -------------------------------------------------------------
+    # -- what the worker says: one event stream --------------------------------------------
 
-    @Slot(str)
-    def _on_engine_ready(self, device: str) -> None:
-        self.engine_label.setText(f"Engine ready · {device}")
-        if not self.controller.busy:
-            self.run_status.set_state("Ready")
+    @Slot(object)
+    def _on_event(self, event: JobEvent) -> None:
+        match event.event:
+            case EngineReady(device=device):
+                self.engine_label.setText(f"Engine ready · {device}")
+                if not self.controller.busy:
+                    self.run_status.set_state("Ready")
+            case EngineFailed(message=message, details=details):
+                self.engine_label.setText("Engine not available")
+                self.run_status.set_state("Cannot generate: the engine did not start")
+                self.show_error(message, details)
+            case Started(request=request, total=total):
+                self._on_run_started(request, total)
+            case Step(index=index, total=total, elapsed=elapsed, preview=preview):
+                self.run_status.step(index, total, elapsed)
+                if preview is not None:
+                    self.view.show_array(preview, self._frame)
+            case Delivered(arrays=arrays, paths=paths, elapsed=elapsed):
+                self._on_delivered(event.job, arrays, paths, elapsed)
+            case SaveFailed(message=message):
+                self.show_error(f"{message} The image is kept: right-click it below and choose "
+                                "\"Save this image as…\".")
+            case Cancelled(request=request, steps_done=steps):
+                self.run_status.done(f"Cancelled after {steps} of {request.steps} steps")
+            case Failed(message=message, details=details, cause=cause):
+                self.run_status.done("Failed")
+                self.show_error(message, details)
+                if isinstance(cause, InvalidParameters):
+                    self.parameters.mark_invalid(cause.fields)
+            case Notice(message=message):
+                self.statusBar().showMessage(message, 10000)
+            case Idle():
+                pass
+        self._update_busy()
 
-    @Slot(str, str)
-    def _on_engine_failed(self, message: str, details: str) -> None:
-        self.engine_label.setText("Engine not available")
-        self.run_status.set_state("Cannot generate: the engine did not start")
-        self.show_error(message)
-
-    @Slot()
-    def _on_queue_changed(self) -> None:
-        self.queue_panel.show_jobs(self.controller.current, self.controller.queued)
-
-    @Slot(bool)
-    def _on_busy_changed(self, busy: bool) -> None:
+    def _update_busy(self) -> None:
+        busy = self.controller.busy
         self.cancel_button.setEnabled(busy)
         self.cancel_action.setEnabled(True)
-        if not busy and self.run_status.state.text().startswith("Step"):
-            self.run_status.set_state("Ready")
+        if not busy and self.run_status.stepping:
+            self.run_status.done("Ready")
 
-    @Slot(object, int)
     def _on_run_started(self, request: GenerationRequest, total: int) -> None:
         self.error_banner.hide()
         self._frame = QSize(request.width, request.height)
@@ -284,34 +324,59 @@ class MainWindow(QMainWindow):
         if self.view.pixmap() is None:
             self.view.clear("Starting…")
 
-    @Slot(int, int, float)
-    def _on_step(self, index: int, total: int, elapsed: float) -> None:
-        self.run_status.step(index, total, elapsed)
-
-    @Slot(object, int, int)
-    def _on_preview(self, preview: np.ndarray, index: int, total: int) -> None:
-        self.view.show_array(preview, self._frame)
-
-    @Slot(object, object, object, float)
-    def _on_finished(
-        self, request: GenerationRequest, images: list[np.ndarray], paths: list[str], elapsed: float
-    ) -> None:
-        for image, path in zip(reversed(images), reversed(paths), strict=True):
-            self.results.add_result(image, path, request)
+    def _on_delivered(self, job_id: int, images: list[np.ndarray], paths: list[str], elapsed: float) -> None:
+        job = self.controller.jobs.get(job_id)
         if images:
             self.view.show_array(images[0])
         count = f"{len(images)} images" if len(images) != 1 else "1 image"
-        self.run_status.done(f"Done: {count} in {elapsed:.1f} s · seed {request.seed}")
-        self.result_shown.emit(request, paths)
+        seed = job.request.seed if job is not None else None
+        self.run_status.done(f"Done: {count} in {elapsed:.1f} s · seed {seed}", complete=True)
+        if job is not None:
+            self.result_shown.emit(job.request, paths)
 
-    @Slot(object, int)
-    def _on_cancelled(self, request: GenerationRequest, steps_done: int) -> None:
-        self.run_status.done(f"Cancelled after {steps_done} of {request.steps} steps")
+    @Slot()
+    def _on_run_restored(self) -> None:
+        self.controller.run_restored()
+        self.queue_panel.show_restored(0, 0)
+        self._update_busy()
 
-    @Slot(object, str, str)
-    def _on_failed(self, request: GenerationRequest, message: str, details: str) -> None:
-        self.run_status.done("Failed")
-        self.show_error(message, details)
+    @Slot()
+    def _on_discard_restored(self) -> None:
+        self.controller.discard_restored()
+        self.queue_panel.show_restored(0, len(self.controller.jobs.jobs(JobState.INTERRUPTED)))
+
+    def offer_restored(self) -> None:
+        """Show the jobs the last session left waiting, and the interrupted one, in the queue."""
+        restored = len(self.controller.restored)
+        interrupted = len(self.controller.jobs.jobs(JobState.INTERRUPTED))
+        self.queue_panel.show_restored(restored, interrupted)
+
+    @Slot(int)
+    def _on_save_result_requested(self, row: int) -> None:
+        job, number = self.results_model.job_at(row)
+        unsaved = next((u for u in (job.unsaved if job else []) if u.number == number), None)
+        if unsaved is None:
+            return
+        target, _filter = QFileDialog.getSaveFileName(self, "Save the image as", str(Path.home() / "image.png"),
+                                                      "PNG images (*.png)")
+        if target:
+            self.save_unsaved(unsaved, Path(target))
+
+    def save_unsaved(self, unsaved: SaveFailed, target: Path) -> Path | None:
+        """Write an image that could not be saved to the gallery to `target`, metadata inside."""
+        import time
+
+        from studio.config.atomic import write_atomic
+        from studio.library.store import encode_png
+
+        try:
+            data = encode_png(unsaved.image, unsaved.request, created=time.time())
+            written = write_atomic(target.with_suffix(".png"), data, replace=False)
+        except (OSError, ValueError) as error:
+            self.show_error(f"The image could not be saved there either: {error}")
+            return None
+        self.statusBar().showMessage(f"Saved {written}.", 8000)
+        return written
 
     @Slot(object, str)
     def _on_result_chosen(self, image: np.ndarray | None, path: str) -> None:
@@ -323,6 +388,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Could not read {path}: the file is gone or damaged.", 8000)
             return
         self.view.show_pixmap(pixmap)
+
+    def show_notice(self, message: str) -> None:
+        """Tell the person once about something Studio had to do at start (plain text)."""
+        self.show_error(message)
+        self.error_banner.setProperty("notice", True)
 
     def show_error(self, message: str, details: str = "") -> None:
         """Show a message a person can act on above the canvas (plain text)."""
@@ -354,14 +424,25 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _rescan_models(self) -> None:
+        """Look for models again, off the GUI thread; the picker follows when the scan is done."""
+        self.statusBar().showMessage("Looking for models…", 3000)
+        self.catalogue.refresh()
+
+    @Slot()
+    def _on_catalogue_changed(self) -> None:
         current = self.parameters.current_model()
-        self.parameters.set_models(self.registry.entries(), current.id if current else "")
+        # until the first full scan only the built-in models show: keep asking for the last one used
+        wanted = self.settings.last.model if not self._models_scanned else (current.id if current else "")
+        self._models_scanned = True
+        self._loading_controls = True
+        self.parameters.set_models(self.catalogue.entries(), wanted)
+        self._loading_controls = False
 
     @Slot()
     def _manage_models(self) -> None:
         from studio.ui.models_dialog import ModelsDialog  # loaded on first use, not at start
 
-        dialog = ModelsDialog(self.registry, self)
+        dialog = ModelsDialog(self.registry, self, catalogue=self.catalogue)
         dialog.models_changed.connect(self._rescan_models)
         dialog.exec()
         dialog.deleteLater()
@@ -382,15 +463,24 @@ class MainWindow(QMainWindow):
 
     # -- persistence -------------------------------------------------------------------
 
+    @Slot()
+    def _on_controls_changed(self) -> None:
+        if not self._loading_controls and not self._closed:
+            self._settings_debouncer.throttle()
+
+    @Slot()
     def _remember(self) -> None:
+        last_model = self.settings.last.model
         self.settings.last = self.parameters.dump()
+        if not self._models_scanned:  # the picker shows only the built-in models yet
+            self.settings.last.model = last_model
         self.settings.window.geometry = _b64(self.saveGeometry())
         self.settings.window.splitter = _b64(self.splitter.saveState())
         self.settings.window.state = _b64(self.saveState())
         if self._save_settings is not None:
             try:
                 self._save_settings(self.settings)
-            except OSError as error:
+            except OSError as error:  # SaveError says why in words
                 self.statusBar().showMessage(f"Could not save settings: {error}", 8000)
 
     def _restore_geometry(self) -> None:
@@ -405,6 +495,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
+            self._settings_debouncer.cancel()
+            self.catalogue.close()  # joins a scan, which would otherwise signal a deleted object
             self._remember()
             self.run_status.set_state("Stopping…")
             self.controller.shutdown()

@@ -29,6 +29,7 @@ from studio.engine.catalogue.registry import ModelEntry, ModelRegistry
 from studio.engine.errors import ModelError
 from studio.engine.hub.plan import DownloadPlan, DownloadProgress, format_bytes
 from studio.engine.run.cancel import CancelToken
+from studio.ui.catalogue import ModelCatalogue
 from studio.ui.download_worker import DownloadWorker, describe_progress
 from studio.ui.pickle_consent import ask_pickle_consent
 from studio.ui.widgets import plain_label, plain_tooltip
@@ -53,11 +54,17 @@ class ModelsDialog(QDialog):
     download_done = Signal(str)
     start_download = Signal(str)
 
-    def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, registry: ModelRegistry, parent: QWidget | None = None, *, catalogue: ModelCatalogue | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(820, 480)
         self.registry = registry
+        # With a catalogue the list is scanned off the GUI thread and shown when the scan is done.
+        self.catalogue = catalogue
+        if catalogue is not None:
+            catalogue.changed.connect(self._on_catalogue_changed)
         self._entries: list[ModelEntry] = []
         self._thread: QThread | None = None
         self._worker: DownloadWorker | None = None
@@ -137,8 +144,20 @@ class ModelsDialog(QDialog):
 
     @Slot()
     def refresh(self) -> None:
+        if self.catalogue is not None:
+            self.catalogue.refresh()
+            self._show(self.catalogue.entries())
+        else:
+            self._show(self.registry.entries())
+
+    @Slot()
+    def _on_catalogue_changed(self) -> None:
+        if self.catalogue is not None:
+            self._show(self.catalogue.entries())
+
+    def _show(self, entries: list[ModelEntry]) -> None:
         selected = self.selected_entry()
-        self._entries = self.registry.entries()
+        self._entries = entries
         self.table.setRowCount(len(self._entries))
         warning = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         for row, entry in enumerate(self._entries):

@@ -13,8 +13,10 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from studio.engine.catalogue.checkpoints import PickleConsent
-from studio.engine.run.request import GenerationRequest
+from studio.engine.errors import PickleNeedsConsent
+from studio.engine.run.events import Failed
 from studio.ui.controller import GenerationController
+from studio.ui.events import JobEvent
 
 TITLE = "Open a pickle checkpoint?"
 ALLOW_AND_GENERATE = "Allow and generate"
@@ -56,8 +58,9 @@ def ask_pickle_consent(
 
 
 class PickleConsentFlow(QObject):
-    """Answers the controller's `pickle_refused`: asks over `window`; a yes is recorded in
-    `consent` and the refused request runs again, a no leaves the failure as it is."""
+    """Answers a run that failed for want of consent to open a pickle file: asks over
+    `window`; a yes is recorded in `consent` and the job runs again, a no leaves the
+    failure as it is."""
 
     def __init__(
         self,
@@ -71,21 +74,25 @@ class PickleConsentFlow(QObject):
         self._consent = consent
         self._window = window
         self.ask: AskConsent = ask or ask_pickle_consent
-        self._asking: dict[str, list[GenerationRequest]] = {}  # file -> requests to run again
-        self._rerun: set[GenerationRequest] = set()
-        controller.pickle_refused.connect(self._on_pickle_refused)
+        self._asking: dict[str, list[int]] = {}  # file -> jobs to run again
+        controller.event.connect(self._on_event)
 
-    @Slot(object, str)
-    def _on_pickle_refused(self, request: GenerationRequest, file: str) -> None:
+    @Slot(object)
+    def _on_event(self, event: JobEvent) -> None:
+        match event.event:
+            case Failed(cause=PickleNeedsConsent(path=file)):
+                self._on_pickle_refused(event.job, file)
+
+    def _on_pickle_refused(self, job: int, file: str) -> None:
         if file in self._asking:  # refused again while the question is open: one answer for all
-            self._asking[file].append(request)
+            self._asking[file].append(job)
             return
         path = Path(file)
         if self._consent.allows(path):
             # allowed while this run waited in the queue; a second refusal is left as it is
-            self._run_again([request])
+            self._run_again([job])
             return
-        self._asking[file] = [request]
+        self._asking[file] = [job]
         try:
             allowed = self.ask(self._window, path)
         finally:
@@ -99,11 +106,9 @@ class PickleConsentFlow(QObject):
         if self._consent.allows(path):  # also when only the saving failed: it holds until exit
             self._run_again(waiting)
 
-    def _run_again(self, requests: list[GenerationRequest]) -> None:
-        for request in requests:
-            if request not in self._rerun:
-                self._rerun.add(request)
-                self._controller.submit(request)
+    def _run_again(self, jobs: list[int]) -> None:
+        for job in jobs:
+            self._controller.retry(job)
 
     def _warn(self, text: str) -> None:
         box = QMessageBox(self._window)

@@ -1,37 +1,46 @@
 """The GPU worker: one QObject on one QThread that owns the engine.
 
-Requests arrive as queued signals; the engine's events go back as signals carrying plain
-Python and numpy objects. Nothing here touches a widget, a QImage or a QPixmap.
+Requests arrive as queued calls; everything that happens goes back on one signal, `event`,
+as typed `JobEvent`s. Steps go through a latest-wins mailbox so that a slow GUI is told once
+and paints only the newest. Nothing here touches a widget, a QImage or a QPixmap.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from studio.engine.catalogue.checkpoints import PICKLE_SUFFIXES
+from studio.engine.errors import EngineUnavailable, describe_failure
 from studio.engine.run.cancel import CancelToken
-from studio.engine.run.events import Cancelled, Event, Failed, Finished, Outcome, Started, Step
+from studio.engine.run.events import Event, Failed, Finished, Outcome, Started, Step
 from studio.engine.run.request import GenerationRequest
+from studio.ui.events import (
+    Delivered,
+    EngineFailed,
+    EngineReady,
+    Idle,
+    JobEvent,
+    Noised,
+    NoiseFailed,
+    Saved,
+    SaveFailed,
+    StepsWaiting,
+)
 
-if TYPE_CHECKING:
-    import numpy as np
+log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Any]  # returns an object with warm_up() and generate(...)
-ImageSaver = Callable[[Any, GenerationRequest, list[Any]], Path]  # image, request, film
+# image, request, film -> (path, metadata of the written file)
+ImageSaver = Callable[[Any, GenerationRequest, list[Any]], tuple[Path, Any]]
 
 
 class LatestValue:
-    """A one-slot mailbox between threads: a newer value replaces an unread one.
-
-    This is how previews are throttled: however fast the worker makes them, the GUI
-    thread is told once and paints only the newest.
-    """
+    """A one-slot mailbox between threads: a newer value replaces an unread one."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -52,47 +61,28 @@ class LatestValue:
 
 
 class GenerationWorker(QObject):
-    """Runs requests on its own thread.
+    """Runs jobs on its own thread.
 
     Signals:
-        ready(str): the engine is loaded; the text names the device.
-        warm_up_failed(str, str): the engine could not load (message, details).
-        started(object, int): request with its seed resolved, step total.
-        progress(int, int, float): step index (1-based), total, seconds elapsed.
-        preview_ready(): a new preview waits in `previews` (take it on the GUI thread).
-        finished(object, list, list, float): request, images as HxWx3 uint8 arrays,
-            saved paths (str, or "" where saving failed), seconds.
-        saved(str): one image was written to disk.
-        save_failed(str): an image could not be written; the message says why.
-        cancelled(object, int): request, steps done.
-        failed(object, str, str): request, message for a person, details.
-        pickle_refused(object, str): after `failed`: the run needs consent to open this
-            pickle file (request, path); ask the person on the GUI thread.
-        idle(): the current request is done, whatever its outcome.
+        event(object): a JobEvent: the engine's Started/Finished/Cancelled/Failed, or one of
+            studio.ui.events (EngineReady, EngineFailed, Saved, SaveFailed, Delivered, Noised,
+            NoiseFailed, StepsWaiting, Idle). For StepsWaiting, take the newest JobEvent of a
+            Step from `steps`.
     """
 
-    ready = Signal(str)
-    warm_up_failed = Signal(str, str)
-    started = Signal(object, int)
-    progress = Signal(int, int, float)
-    preview_ready = Signal()
-    finished = Signal(object, object, object, float)
-    saved = Signal(str)
-    save_failed = Signal(str)
-    cancelled = Signal(object, int)
-    failed = Signal(object, str, str)
-    pickle_refused = Signal(object, str)
-    idle = Signal()
-    noised = Signal(str, float, object)
-    noise_failed = Signal(str)
+    event = Signal(object)
 
     def __init__(self, make_engine: EngineFactory, save_image: ImageSaver) -> None:
         super().__init__()
         self._make_engine = make_engine
         self._save_image = save_image
         self._engine: Any = None
-        self._load_error: tuple[str, str] | None = None
-        self.previews = LatestValue()  # (preview array, index, total)
+        self._load_error: EngineFailed | None = None
+        self.steps = LatestValue()  # the newest JobEvent(job, Step)
+        self._job = 0
+
+    def _emit(self, event: Any, job: int | None = None) -> None:
+        self.event.emit(JobEvent(self._job if job is None else job, event))
 
     @Slot()
     def warm_up(self) -> None:
@@ -101,18 +91,19 @@ class GenerationWorker(QObject):
             engine = self._make_engine()
             engine.warm_up()
         except Exception as error:
-            message = f"The generation engine could not start: {type(error).__name__}: {error}"
-            self._load_error = (message, traceback.format_exc())
-            self.warm_up_failed.emit(*self._load_error)
+            log.exception("The generation engine could not start")
+            message, details, _cause = describe_failure(error)
+            self._load_error = EngineFailed(f"The generation engine could not start. {message}", details)
+            self._emit(self._load_error, 0)
             return
         self._engine = engine
-        self.ready.emit(_device_text(engine))
+        self._emit(EngineReady(_device_text(engine)), 0)
 
     @Slot(str, float)
     def noise(self, path: str, fraction: float) -> None:
         """Noise a gallery image by its own model's forward process, for the viewer's slider."""
         if self._engine is None:
-            self.noise_failed.emit("The engine is still loading.")
+            self._emit(NoiseFailed("The engine is still loading."), 0)
             return
         try:
             from PIL import Image
@@ -127,74 +118,46 @@ class GenerationWorker(QObject):
                 model = ""  # a model this machine lacks: show the default model's forward process
             with Image.open(path) as image:
                 picture = self._engine.noised(image, model, fraction)
-        except Exception as error:
-            self.noise_failed.emit(f"The noise view could not be made: {error}")
+        except Exception:
+            log.exception("The noise view failed for %s", path)
+            self._emit(NoiseFailed("The noise view could not be made for this image."), 0)
             return
-        self.noised.emit(path, fraction, picture)
+        self._emit(Noised(path, fraction, picture), 0)
 
-    @Slot(object, object)
-    def run(self, request: GenerationRequest, cancel: CancelToken) -> None:
+    @Slot(int, object, object)
+    def run(self, job: int, request: GenerationRequest, cancel: CancelToken) -> None:
+        self._job = job
         try:
             self._run(request, cancel)
+        except Exception as error:  # a bug in delivering: the job still ends, and says so
+            log.exception("Job %d failed after its run", job)
+            message, details, cause = describe_failure(error)
+            self._emit(Failed(request, message, details, cause))
         finally:
-            self.idle.emit()
+            self._emit(Idle())
 
     def _run(self, request: GenerationRequest, cancel: CancelToken) -> None:
-        if cancel.cancelled:
-            self.cancelled.emit(request, 0)
-            return
         if self._engine is None:
-            message, details = self._load_error or ("The engine is not loaded.", "")
-            self.failed.emit(request, message, details)
+            failed = self._load_error or EngineFailed("The engine is not loaded yet.")
+            self._emit(Failed(request, failed.message, failed.details, EngineUnavailable()))
             return
         try:
             outcome: Outcome = self._engine.generate(request, self._on_event, cancel)
-        except Exception as error:
-            # InvalidRequest or a bug in the engine: it still ends as a failed run
-            problems = getattr(error, "problems", None)
-            message = " ".join(problems) if problems else f"{type(error).__name__}: {error}"
-            self.failed.emit(request, message, traceback.format_exc())
+        except Exception as error:  # InvalidRequest before the run, or a bug in the engine
+            message, details, cause = describe_failure(error, request.model)
+            self._emit(Failed(request, message, details, cause))
             return
-        match outcome:
-            case Finished():
-                self._deliver(outcome)
-            case Cancelled(request=done, steps_done=steps):
-                self.cancelled.emit(done, steps)
-            case Failed(request=done, message=message, details=details):
-                self.failed.emit(done, message, details)
-                refused = self._refused_pickle(done)
-                if refused is not None:
-                    self.pickle_refused.emit(done, str(refused))
-
-    def _refused_pickle(self, request: GenerationRequest) -> Path | None:
-        """The pickle file a failed run was refused for, else None.
-
-        The engine opens a pickle only when its consent allows the file, so a failed run on
-        a pickle the consent does not allow is exactly a refusal.
-        """
-        registry = getattr(self._engine, "registry", None)
-        if registry is None:
-            return None
-        try:
-            path = Path(registry.resolve(request.model).path)
-        except Exception:
-            return None
-        if path.suffix.lower() not in PICKLE_SUFFIXES or not path.is_file():
-            return None
-        consent = getattr(self._engine, "pickle_consent", None)
-        return None if consent is not None and consent.allows(path) else path
+        if isinstance(outcome, Finished):
+            self._deliver(outcome)
 
     def _on_event(self, event: Event) -> None:
-        match event:
-            case Started(request=request, total=total):
-                self.previews.take()  # a stale preview from an earlier run is not shown
-                self.started.emit(request, total)
-            case Step(index=index, total=total, elapsed=elapsed, preview=preview):
-                if preview is not None and self.previews.put((preview, index, total)):
-                    self.preview_ready.emit()
-                self.progress.emit(index, total, elapsed)
-            case _:
-                pass  # the outcome is handled from generate()'s return value
+        if isinstance(event, Step):
+            if self.steps.put(JobEvent(self._job, event)):
+                self._emit(StepsWaiting())
+            return
+        if isinstance(event, Started):
+            self.steps.take()  # a stale step of an earlier job is not shown
+        self._emit(event)
 
     def _deliver(self, outcome: Finished) -> None:
         import numpy as np
@@ -206,14 +169,20 @@ class GenerationWorker(QObject):
             arrays.append(np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8)))
             film = outcome.film if number == 0 else []  # the previews follow the first image
             try:
-                path = str(self._save_image(image, request, film))
+                path, metadata = self._save_image(image, request, film)
+            except OSError as error:  # SaveError is one: its message is written for a person
+                self._emit(SaveFailed(str(error), image, request, number))
+                paths.append("")
+                continue
             except Exception as error:
-                self.save_failed.emit(f"The image could not be saved: {error}")
-                path = ""
-            else:
-                self.saved.emit(path)
-            paths.append(path)
-        self.finished.emit(outcome.request, arrays, paths, outcome.elapsed)
+                log.exception("Saving image %d failed", number)
+                why = f"The image could not be saved ({type(error).__name__}); it is kept in this session."
+                self._emit(SaveFailed(why, image, request, number))
+                paths.append("")
+                continue
+            self._emit(Saved(str(path), metadata, number))
+            paths.append(str(path))
+        self._emit(Delivered(arrays, paths, outcome.elapsed))
 
 
 def _device_text(engine: Any) -> str:

@@ -9,6 +9,7 @@ reading anything more would mean unpickling them, which needs the person's conse
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,12 @@ class ModelEntry:
 
 
 class ModelRegistry:
-    """Lists and resolves models. Build one per app (app.py / cli.py) and pass it down."""
+    """Lists and resolves models. Build one per app (app.py / cli.py) and pass it down.
+
+    `entries()` scans the folders (it reads every model's files: call it off the GUI
+    thread); each scan is kept as a snapshot that `snapshot()` returns at once and that
+    `resolve()` answers from, rescanning only when a name is not in it.
+    """
 
     def __init__(
         self,
@@ -96,6 +102,8 @@ class ModelRegistry:
         self._extra_dirs = extra_dirs
         self._hf_cache = hf_cache
         self._details: dict[tuple[str, int], tuple[int, str]] = {}
+        self._lock = threading.Lock()  # scans run on worker threads while runs resolve
+        self._snapshot: list[ModelEntry] | None = None  # the last scan, hidden entries included
         # One consent store per app, shared by the engine and the models page.
         self.pickle_consent = pickle_consent or PickleConsent(store=self.pickle_consent_file)
 
@@ -119,6 +127,33 @@ class ModelRegistry:
         return ModelSources.load(self.sources_file)
 
     def entries(self, *, include_hidden: bool = False) -> list[ModelEntry]:
+        """Scan every place models live, keep the result as the snapshot, and return it."""
+        with self._lock:
+            everything = self._scan_all()
+            self._snapshot = everything
+        return self._visible(everything, include_hidden)
+
+    def snapshot(self, *, include_hidden: bool = False) -> list[ModelEntry] | None:
+        """The entries of the last scan without scanning again; None before the first scan."""
+        found = self._snapshot
+        return None if found is None else self._visible(found, include_hidden)
+
+    def bundled_entries(self) -> list[ModelEntry]:
+        """The built-in models alone: cheap enough for the GUI thread before a scan is done."""
+        return [self._describe(p, bundled=True, source=BUILT_IN) for p in _model_folders(bundled_models_dir())]
+
+    def _visible(self, everything: list[ModelEntry], include_hidden: bool) -> list[ModelEntry]:
+        if include_hidden:
+            return list(everything)
+        hidden = set(self.sources().hidden)
+        return [e for e in everything if e.id not in hidden]
+
+    def _known(self) -> list[ModelEntry]:
+        """The snapshot with hidden entries, scanning once if there is none yet."""
+        found = self._snapshot
+        return found if found is not None else self.entries(include_hidden=True)
+
+    def _scan_all(self) -> list[ModelEntry]:
         sources = self.sources()
         found = [
             self._describe(p, bundled=True, source=BUILT_IN)
@@ -137,11 +172,10 @@ class ModelRegistry:
         unique: dict[str, ModelEntry] = {}
         for entry in found:
             unique.setdefault(_key(entry.path), entry)
-        hidden = set(sources.hidden)
-        return [e for e in unique.values() if include_hidden or e.id not in hidden]
+        return list(unique.values())
 
     def default(self) -> ModelEntry:
-        entries = self.entries()
+        entries = self._visible(self._known(), include_hidden=False)
         if not entries:
             raise ModelError(
                 "No model is installed. Put a diffusers model folder (with model_index.json) "
@@ -156,13 +190,14 @@ class ModelRegistry:
         path = Path(model_id).expanduser()
         if path.exists():
             resolved = path.resolve()
-            for entry in self.entries(include_hidden=True):
+            for entry in self._known():
                 if _key(entry.path) == _key(resolved):
                     return entry
             return describe_file(resolved) if resolved.is_file() else describe(resolved)
-        for entry in self.entries(include_hidden=True):
-            if model_id in (entry.id, entry.name, entry.path.name):
-                return entry
+        for scan in (self._known, lambda: self.entries(include_hidden=True)):  # a new model: look again once
+            for entry in scan():
+                if model_id in (entry.id, entry.name, entry.path.name):
+                    return entry
         raise ModelError(
             f"Model {model_id!r} was not found: it is neither a folder nor a known model name."
         )
@@ -190,6 +225,7 @@ class ModelRegistry:
         ids = {e.id for e in brought}
         sources.hidden = [h for h in sources.hidden if h not in ids]
         sources.save(self.sources_file)
+        self._snapshot = None
         return brought
 
     def record_download_started(self, repo_id: str) -> None:
@@ -198,6 +234,7 @@ class ModelRegistry:
         if repo_id not in sources.pending:
             sources.pending.append(repo_id)
             sources.save(self.sources_file)
+        self._snapshot = None
 
     def unfinished_downloads(self) -> list[str]:
         return self.sources().pending
@@ -210,6 +247,7 @@ class ModelRegistry:
         sources.pending = [p for p in sources.pending if p != repo_id]
         sources.hidden = [h for h in sources.hidden if h != repo_id]
         sources.save(self.sources_file)
+        self._snapshot = None
 
     def remove_from_list(self, entry: ModelEntry) -> None:
         """Stop listing the entry; its files stay where they are."""
@@ -221,6 +259,7 @@ class ModelRegistry:
         elif entry.id not in sources.hidden:
             sources.hidden.append(entry.id)
         sources.save(self.sources_file)
+        self._snapshot = None
 
     def move_to_trash(self, entry: ModelEntry) -> Path:
         """Send the entry's files to the trash (recoverable); only for files Studio owns."""
@@ -240,6 +279,7 @@ class ModelRegistry:
         sources.downloads = [d for d in sources.downloads if d != entry.repo_id]
         sources.hidden = [h for h in sources.hidden if h != entry.id]
         sources.save(self.sources_file)
+        self._snapshot = None
         return target
 
     def _scan(self, root: Path, source: str, *, owned: bool) -> list[ModelEntry]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
+from studio.library.pillow import open_image
 from studio.library.pngchunks import (
-    MAX_PIXELS,
     MAX_TEXT_CHUNK,
     PNG_SIGNATURE,
     UnreadableImage,
@@ -93,19 +92,14 @@ def _decode_utf16(body: bytes) -> str:
 
 def _read_with_pillow(path: Path, kind: str) -> FileText:
     _check_complete(path, kind)
-    ImageFile.LOAD_TRUNCATED_IMAGES = False  # a damaged file is refused, never padded out
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise UnreadableImage("The image has more pixels than Studio opens.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableImage(f"The {kind} file is damaged ({exc}).") from None
+        image = open_image(path, formats=[kind])  # Pillow's process settings are configure_pillow's
+    except UnreadableImage:
+        raise  # it names the file and the pixel budget
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise UnreadableImage(f"The {kind} file is damaged.") from None
     with image:
         width, height = image.size
-        if width * height > MAX_PIXELS:
-            raise UnreadableImage(f"The image is {width}x{height} pixels, more than Studio opens.")
         result = FileText(kind, width, height)
         raw_exif = image.info.get("exif")
         if isinstance(raw_exif, bytes) and len(raw_exif) > MAX_TEXT_CHUNK:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
+from studio.ui.events import JobEvent, Noised, NoiseFailed, Saved
 from studio.ui.gallery.drop import ImageDropLoader
 from studio.ui.gallery.panel import GalleryPanel
 
@@ -22,7 +24,10 @@ def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
 
     panel = GalleryPanel(gallery, window.parameters)
     window.add_panel("Gallery", panel)
-    window.image_saved.connect(panel.add_saved)
+    # saved images (with their metadata) and the viewer's noised pictures come from the worker
+    window.controller.event.connect(partial(_on_worker_event, panel, window))
+    panel.noise_requested.connect(window.controller.request_noise)
+    panel.noise_enabled = True
     status = window.statusBar()
     panel.message.connect(lambda text: status.showMessage(text, STATUS_MS))
     panel.drop_loader = ImageDropLoader(
@@ -33,6 +38,16 @@ def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
         app.aboutToQuit.connect(panel.shutdown)
     QTimer.singleShot(0, panel.reconcile)
     return panel
+
+
+def _on_worker_event(panel: GalleryPanel, window: MainWindow, event: JobEvent) -> None:
+    match event.event:
+        case Saved(path=path, metadata=metadata):
+            panel.add_saved(path, metadata)
+        case Noised(path=path, fraction=fraction, picture=picture):
+            panel.show_noised(path, fraction, picture)
+        case NoiseFailed(message=message):
+            window.statusBar().showMessage(message, STATUS_MS)
 
 
 __all__ = ["GalleryPanel", "ImageDropLoader", "install_gallery"]
