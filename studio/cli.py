@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from studio.library.pillow import configure_pillow
+
+    configure_pillow()  # Pillow's process-wide limits, once, before any image is opened
     args = build_parser().parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is not None:

@@ -12,15 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QRect, QSize
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from studio.engine.run.request import GenerationRequest
-from studio.ui.controller import Job
 from studio.ui.errors import ErrorReporter
-from studio.ui.panels import QueuePanel, ResultsStrip, RunStatus
+from studio.ui.events import Delivered, JobEvent
+from studio.ui.jobs import JobModel
 from studio.ui.parameters import aspect_size
 from studio.ui.preview import PreviewView, fit_rect, image_from_array
+from studio.ui.queue_panel import QueuePanel
+from studio.ui.results import ResultsModel, ResultsStrip
+from studio.ui.run_status import RunStatus
 from studio.ui.tokens import TokenCounter
 from studio.ui.worker import LatestValue
 from tests.ui_helpers import OFFSCREEN_NOISE
@@ -106,15 +109,23 @@ def test_no_tokenizer_files_means_no_counter(tmp_path):
 def test_user_text_is_shown_as_plain_text(qtbot):
     hostile = "<b>bold</b> <img src=x> &amp;"
     request = GenerationRequest(prompt=hostile, seed=3, steps=2, width=64, height=64)
-    queue = QueuePanel()
+    jobs = JobModel()
+    queue = QueuePanel(jobs)
     qtbot.addWidget(queue)
-    queue.show_jobs(Job(1, request), [Job(2, request)])
-    assert hostile in queue.list.item(1).text()
-    strip = ResultsStrip()
+    running = jobs.add(request)
+    jobs.set_running(running)
+    jobs.add(request)
+    assert hostile in queue.shown.index(1, 0).data()
+    assert "&lt;b&gt;bold&lt;/b&gt;" in queue.shown.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+    strip = ResultsStrip(ResultsModel(jobs))
     qtbot.addWidget(strip)
-    strip.add_result(np.zeros((64, 64, 3), np.uint8), "/tmp/<i>x</i>.png", request)
-    tooltip = strip.item(0).toolTip()
-    assert "&lt;b&gt;bold&lt;/b&gt;" in tooltip and "<b>" not in tooltip
+    jobs.add(request)
+    done = jobs.jobs()[-1]
+    event = JobEvent(done.id, Delivered([np.zeros((64, 64, 3), np.uint8)], ["/tmp/<i>x</i>.png"], 1.0))
+    jobs.apply(event)
+    strip.model().on_event(event)
+    tooltip = strip.model().index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;b&gt;bold&lt;/b&gt;" in tooltip and "<b>" not in tooltip and "&lt;i&gt;x" in tooltip
 
 
 def test_progress_shows_step_speed_and_time_left(qtbot):

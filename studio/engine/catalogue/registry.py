@@ -325,14 +325,15 @@ def describe(
 ) -> ModelEntry:
     """A ModelEntry from a folder's small JSON files and weight headers (no weights are read)."""
     info = _read_json(folder / STUDIO_MODEL_FILE)
-    name = str(info.get("name") or repo_id or folder.name)
+    own_name = info.get("name")
+    name = own_name if isinstance(own_name, str) and own_name else (repo_id or folder.name)
     return ModelEntry(
         id=folder.name if bundled else (repo_id or str(folder)),
         name=name,
         path=folder,
         family=detect_family(folder),
-        description=str(info.get("description", "")),
-        defaults=dict(info.get("defaults") or {}),
+        description=info["description"] if isinstance(info.get("description"), str) else "",
+        defaults=_defaults(info.get("defaults")),
         token_limit=_token_limit(folder),
         bundled=bundled,
         source=source or (BUILT_IN if bundled else ""),
@@ -369,7 +370,8 @@ def detect_family(folder: Path) -> str:
         return FAMILY_BY_PIPELINE[pipeline]
     if pipeline == "StableDiffusionPipeline":
         unet = _read_json(folder / "unet" / "config.json")
-        return {768: "SD 1.x", 1024: "SD 2.x"}.get(int(unet.get("cross_attention_dim") or 0), "other")
+        width = unet.get("cross_attention_dim")
+        return {768: "SD 1.x", 1024: "SD 2.x"}.get(width if isinstance(width, int) else 0, "other")
     return "other"
 
 
@@ -419,3 +421,10 @@ def _mtime_ns(path: Path) -> int:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
+
+
+def _defaults(raw: object) -> dict[str, Any]:
+    """A model's own default settings from its studio.json: only a table of plain values counts."""
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, int | float | str) and not isinstance(v, bool)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from studio.engine.run.request import FieldProblem, InvalidRequest
 from studio.engine.run.schedulers import FLOW_MATCHING, spec
 
 
@@ -20,10 +21,11 @@ def build_scheduler(name: str, config: Any) -> Any:
 
         return flow_matching_scheduler(config)  # flow-matching models need their own sampler
     if name == FLOW_MATCHING.name:
-        raise ValueError(
+        raise InvalidRequest([FieldProblem(
+            "scheduler",
             "The flow-matching sampler works only with flow-matching models (SD3, Flux). "
-            "Choose another sampler for this model."
-        )
+            "Choose another sampler for this model.",
+        )])
     s = spec(name)
     options = dict(s.options)
     if "clip_sample" not in config:
