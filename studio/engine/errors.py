@@ -88,6 +88,10 @@ class DeviceError(Exception):
 
 
 def is_out_of_memory(error: BaseException) -> bool:
+    """Whether a device ran out of memory, decided here, where the exception is caught.
+
+    CUDA raises its own type; MPS and some CPU allocators raise a plain RuntimeError whose
+    text is the only sign, so that text is read once, here, and never again above."""
     name = type(error).__name__
     text = str(error).lower()
     return name == "OutOfMemoryError" or "out of memory" in text or "mps backend out of memory" in text

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self._save_settings = save_settings
         self._frame = QSize()
         self._closed = False
+        self._details = ""
         self._loading_controls = True
         self._models_scanned = catalogue.scanned
         self.setWindowTitle("Studio")
@@ -132,7 +133,15 @@ class MainWindow(QMainWindow):
         center = QVBoxLayout(create)
         center.setContentsMargins(12, 12, 12, 12)
         center.setSpacing(10)
-        center.addWidget(self.error_banner)
+        banner_row = QHBoxLayout()
+        banner_row.setSpacing(6)
+        banner_row.addWidget(self.error_banner, 1)
+        self.details_button = QPushButton("Details…")
+        self.details_button.setToolTip("What happened, for a bug report")
+        self.details_button.hide()
+        self.details_button.clicked.connect(self._show_details)
+        banner_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
+        center.addLayout(banner_row)
         center.addWidget(self.view, 1)
         center.addWidget(self.run_status)
         center.addWidget(self.results)
@@ -316,6 +325,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, request: GenerationRequest, total: int) -> None:
         self.error_banner.hide()
+        self.details_button.hide()
         self._frame = QSize(request.width, request.height)
         if request.seed is not None:
             self.parameters.set_seed_used(request.seed)
@@ -392,14 +402,34 @@ class MainWindow(QMainWindow):
     def show_notice(self, message: str) -> None:
         """Tell the person once about something Studio had to do at start (plain text)."""
         self.show_error(message)
-        self.error_banner.setProperty("notice", True)
+        self._set_banner_kind(notice=True)
+
+    def _set_banner_kind(self, *, notice: bool) -> None:
+        if self.error_banner.property("notice") != notice:
+            self.error_banner.setProperty("notice", notice)
+            self.error_banner.style().unpolish(self.error_banner)
+            self.error_banner.style().polish(self.error_banner)
 
     def show_error(self, message: str, details: str = "") -> None:
         """Show a message a person can act on above the canvas (plain text)."""
+        self._set_banner_kind(notice=False)
         self.error_banner.setText(message)
         self.error_banner.setToolTip("")
         self.error_banner.show()
+        self._details = details
+        self.details_button.setVisible(bool(details))
         self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
+
+    @Slot()
+    def _show_details(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("What happened")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(self.error_banner.text())
+        box.setDetailedText(self._details)  # shown as plain text, selectable for a bug report
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     # -- folders and help --------------------------------------------------------------
 
