@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from studio.config.atomic import write_atomic
+from studio.config.shown import shown
 from studio.config.stored_json import load_json, move_aside
 
 SCHEMA_VERSION = 2
@@ -99,7 +100,7 @@ class Settings:
         if gallery is None or isinstance(gallery, str):
             settings.gallery_dir = gallery or None
         else:
-            notes.append(f"Ignored gallery_dir {_short(gallery)}: it is not a folder path.")
+            notes.append(f"Ignored gallery_dir {shown(gallery)}: it is not a folder path.")
         return settings, notes
 
 
@@ -170,7 +171,7 @@ def _section(cls: type[T], raw: object, name: str, notes: list[str]) -> T:
     if raw is None:
         return default
     if not isinstance(raw, Mapping):
-        notes.append(f"Ignored the {name!r} settings: expected an object, found {_short(raw)}.")
+        notes.append(f"Ignored the {name!r} settings: expected an object, found {shown(raw)}.")
         return default
     values: dict[str, Any] = {}
     for f in dataclasses.fields(default):  # type: ignore[arg-type]
@@ -180,7 +181,7 @@ def _section(cls: type[T], raw: object, name: str, notes: list[str]) -> T:
         if _fits(value, getattr(default, f.name), f.type):
             values[f.name] = value
         else:
-            notes.append(f"Ignored {name}.{f.name} = {_short(value)}: wrong kind of value.")
+            notes.append(f"Ignored {name}.{f.name} = {shown(value)}: wrong kind of value.")
     return dataclasses.replace(default, **values)  # type: ignore[type-var]
 
 
@@ -210,11 +211,3 @@ def _copy_aside(path: Path, label: str) -> Path:
             return path
     return aside
 
-
-def _short(value: object, limit: int = 60) -> str:
-    """A value as a note shows it: repr, cut short."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long to print
-        return "a number too long to show"
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from studio.config.shown import shown
 from studio.engine.run.schedulers import KNOWN_NAMES
 
 SEED_MAX = 2**32 - 1
@@ -59,27 +60,27 @@ class GenerationRequest:
             not _is_int(self.seed) or not 0 <= self.seed <= SEED_MAX
         ):
             found.append(FieldProblem("seed", f"Seed must be a whole number from 0 to {SEED_MAX}, "
-                                      f"not {_shown(self.seed)}."))
+                                      f"not {shown(self.seed)}."))
         lo, hi = STEPS_RANGE
         if not _is_int(self.steps) or not lo <= self.steps <= hi:
             found.append(FieldProblem("steps", f"Steps must be a whole number from {lo} to {hi}, "
-                                      f"not {_shown(self.steps)}."))
+                                      f"not {shown(self.steps)}."))
         glo, ghi = GUIDANCE_RANGE
         if not _is_number(self.guidance) or not glo <= float(self.guidance) <= ghi:
             found.append(FieldProblem("guidance", f"Guidance must be a number from {glo:g} to {ghi:g}, "
-                                      f"not {_shown(self.guidance)}."))
+                                      f"not {shown(self.guidance)}."))
         for name, value in (("width", self.width), ("height", self.height)):
             found.extend(FieldProblem(name, text) for text in _size_problems(name.capitalize(), value))
         if not isinstance(self.scheduler, str) or self.scheduler not in KNOWN_NAMES:
             known = ", ".join(KNOWN_NAMES)
-            found.append(FieldProblem("scheduler", f"Unknown scheduler {_shown(self.scheduler)}. "
+            found.append(FieldProblem("scheduler", f"Unknown scheduler {shown(self.scheduler)}. "
                                       f"Choose one of: {known}."))
         if not isinstance(self.model, str):
             found.append(FieldProblem("model", "The model must be named by text."))
         blo, bhi = BATCH_RANGE
         if not _is_int(self.batch) or not blo <= self.batch <= bhi:
             found.append(FieldProblem("batch", f"Batch size must be a whole number from {blo} to {bhi}, "
-                                      f"not {_shown(self.batch)}."))
+                                      f"not {shown(self.batch)}."))
         return found
 
     def with_seed(self) -> GenerationRequest:
@@ -147,15 +148,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _shown(value: object, limit: int = 40) -> str:
-    """A value as it may appear in a message: repr, cut short (a 5,000-digit seed stays readable)."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long to print
-        return "a number too long to show"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -167,7 +159,7 @@ def _is_number(value: object) -> bool:
 def _size_problems(name: str, value: object) -> list[str]:
     lo, hi = SIZE_RANGE
     if not _is_int(value):
-        return [f"{name} must be a whole number of pixels, not {_shown(value)}."]
+        return [f"{name} must be a whole number of pixels, not {shown(value)}."]
     assert isinstance(value, int)
     if not lo <= value <= hi:
         return [f"{name} must be from {lo} to {hi} pixels, not {value}."]
