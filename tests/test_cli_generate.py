@@ -321,8 +321,8 @@ def test_a_models_own_defaults_of_the_wrong_shape_never_give_a_traceback(
 
     model = Path(shutil.copytree(tiny_sd_model, tmp_path / "model"))
     (model / "studio.json").write_text(json.dumps({"name": "odd", "defaults": defaults}))
-    result = _generate(model, tmp_path / "out", tmp_path / "home", "--steps", "2")
-    assert result.returncode in (1, 2)
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("studio")
-    assert not (tmp_path / "out").exists()
+    result = _generate(model, tmp_path / "out", tmp_path / "home", "--steps", "2", "--size", "32x32")
+    # defaults that are not a table of plain values are ignored: the model runs on its family's
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(list((tmp_path / "out").glob("*.png"))) == 1

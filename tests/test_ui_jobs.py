@@ -92,7 +92,8 @@ def test_restored_jobs_run_when_the_person_says_so(qtbot, paths, tiny_sd_model, 
     qtbot.mouseClick(window.queue_panel.retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(log.of(Delivered)) == 3 and not c.busy, timeout=STEP_TIMEOUT_MS)
     assert c.jobs.get(9).state is JobState.DONE
-    assert load_queue(paths.queue_file).jobs == []  # nothing left waiting on disk
+    # nothing left waiting on disk, once the change is written (on the next turn of the event loop)
+    qtbot.waitUntil(lambda: load_queue(paths.queue_file).jobs == [], timeout=5000)
 
 
 def test_a_queue_file_of_random_bytes_starts_the_app_with_a_notice(qtbot, paths, shared_engine):
@@ -100,7 +101,7 @@ def test_a_queue_file_of_random_bytes_starts_the_app_with_a_notice(qtbot, paths,
     paths.queue_file.write_bytes(os.urandom(4096))
     window = open_window(qtbot, paths, shared_engine)
     assert window.error_banner.isVisible()
-    assert "saved queue could not be read" in window.error_banner.text()
+    assert "saved queue is damaged" in window.error_banner.text()
     aside = [p.name for p in paths.queue_file.parent.iterdir() if p.name.startswith("queue.json.unreadable-")]
     assert len(aside) == 1 and not paths.queue_file.exists()
     assert window.controller.jobs.rowCount() == 0
@@ -118,7 +119,7 @@ def test_a_settings_file_that_is_not_json_is_moved_aside(qtbot, paths, shared_en
     paths.settings_file.parent.mkdir(parents=True)
     paths.settings_file.write_bytes(b"\x00\xff not settings")
     window = open_window(qtbot, paths, shared_engine)
-    assert "settings file could not be read" in window.error_banner.text()
+    assert "settings file is damaged" in window.error_banner.text()
     assert any(p.name.startswith("settings.json.unreadable-") for p in paths.config_dir.iterdir())
 
 

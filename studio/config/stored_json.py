@@ -68,4 +68,4 @@ def move_aside(path: Path, label: str = "unreadable") -> Path:
 def _aside(path: Path, what: str, why: str) -> LoadedJson:
     aside = move_aside(path)
     kept = f"kept it as {aside.name}" if aside != path else "left it where it is"
-    return LoadedJson(None, [f"{what} could not be read ({why}); Studio started with defaults and {kept}."])
+    return LoadedJson(None, [f"{what} is damaged ({why}); Studio started with defaults and {kept}."])

@@ -462,10 +462,13 @@ class MainWindow(QMainWindow):
     def _on_catalogue_changed(self) -> None:
         current = self.parameters.current_model()
         # until the first full scan only the built-in models show: keep asking for the last one used
-        wanted = self.settings.last.model if not self._models_scanned else (current.id if current else "")
+        first = not self._models_scanned
+        wanted = self.settings.last.model if first else (current.id if current else "")
         self._models_scanned = True
         self._loading_controls = True
         self.parameters.set_models(self.catalogue.entries(), wanted)
+        if first:  # the last model is listed now: its controls as they were left, not its defaults
+            self.parameters.load(self.settings.last)
         self._loading_controls = False
 
     @Slot()

@@ -424,7 +424,15 @@ def _mtime_ns(path: Path) -> int:
 
 
 def _defaults(raw: object) -> dict[str, Any]:
-    """A model's own default settings from its studio.json: only a table of plain values counts."""
+    """A model's own default settings from its studio.json; a value of the wrong kind is left out,
+    so the family's usual setting applies instead."""
     if not isinstance(raw, dict):
         return {}
-    return {str(k): v for k, v in raw.items() if isinstance(v, int | float | str) and not isinstance(v, bool)}
+    kinds: dict[str, tuple[type, ...]] = {
+        "steps": (int,), "width": (int,), "height": (int,), "guidance": (int, float), "scheduler": (str,),
+    }
+    return {
+        key: value for key, value in raw.items()
+        if key in kinds and isinstance(value, kinds[key]) and not isinstance(value, bool)
+        and (isinstance(value, str) or (isinstance(value, int | float) and abs(value) < 2**31))  # what a spin box holds
+    }
