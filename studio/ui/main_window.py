@@ -466,9 +466,13 @@ class MainWindow(QMainWindow):
         wanted = self.settings.last.model if first else (current.id if current else "")
         self._models_scanned = True
         self._loading_controls = True
+        held = self.parameters.dump()  # what the controls show now, typed text included
         self.parameters.set_models(self.catalogue.entries(), wanted)
-        if first:  # the last model is listed now: its controls as they were left, not its defaults
-            self.parameters.load(self.settings.last)
+        chosen = self.parameters.current_model()
+        if first and chosen is not None and chosen.id == wanted and (current is None or current.id != wanted):
+            # the last model is listed now: keep the controls as they were, not that model's defaults
+            held.model = wanted
+            self.parameters.load(held)
         self._loading_controls = False
 
     @Slot()
