@@ -15,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +47,26 @@ def _percentile(values: list[float], q: float) -> float:
 class _Session:
     """A real main window with the real engine, offscreen."""
 
-    def __init__(self, home: Path, model: str) -> None:
+    def __init__(self, home: Path, model: str, *, persist: bool = False) -> None:
         from PySide6.QtCore import QEventLoop, QTimer
 
-        from studio.app import build
+        from studio.app import build, wait_for_catalogue
         from studio.config.paths import StudioPaths
+        from studio.ui.events import EngineFailed, EngineReady
 
         self._loop_cls, self._timer_cls = QEventLoop, QTimer
-        self.studio = build(StudioPaths.under(home), persist=False)
+        self.studio = build(StudioPaths.under(home), persist=persist)
         self.window = self.studio.window
         self.controller = self.studio.controller
         self.window.resize(1280, 800)
         self.window.show()
         self.controller.start()
-        self.wait_for(self.controller.engine_ready, 300)
+        if not self.controller.engine_ready:
+            got = self.wait_event(lambda e: isinstance(e.event, EngineReady | EngineFailed), 300)
+            if isinstance(got.event, EngineFailed):
+                raise RuntimeError(f"the engine did not start: {got.event.message}")
+        if not wait_for_catalogue(self.studio):
+            raise RuntimeError("the model scan did not finish within 60 s")
         panel = self.window.parameters
         if not panel.select_model(model):
             raise RuntimeError(f"{model} is not in the model picker")
@@ -70,21 +77,24 @@ class _Session:
         panel.random_button.setChecked(False)
         panel.seed_box.setValue(1)
 
-    def wait_for(self, signal: Any, seconds: float) -> list[Any]:
+    def wait_event(self, wanted: Callable[[Any], bool], seconds: float) -> Any:
+        """Run the event loop until the controller emits a JobEvent for which `wanted` is true;
+        returns that JobEvent."""
         loop = self._loop_cls()
         got: list[Any] = []
 
-        def done(*args: Any) -> None:
-            got.append(args)
-            loop.quit()
+        def on_event(job_event: Any) -> None:
+            if not got and wanted(job_event):
+                got.append(job_event)
+                loop.quit()
 
-        signal.connect(done)
+        self.controller.event.connect(on_event)
         self._timer_cls.singleShot(int(seconds * 1000), loop.quit)
         loop.exec()
-        signal.disconnect(done)
+        self.controller.event.disconnect(on_event)
         if not got:
-            raise TimeoutError(f"no {signal} within {seconds} s")
-        return got
+            raise TimeoutError(f"no such event within {seconds} s")
+        return got[0]
 
     def set_steps(self, steps: int) -> None:
         self.window.parameters.steps.setValue(steps)
@@ -93,12 +103,19 @@ class _Session:
         self.window.close()
 
 
+def _is(kind: type) -> Callable[[Any], bool]:
+    return lambda job_event: isinstance(job_event.event, kind)
+
+
 def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
     """One run with a 1 ms probe timer: probe lateness, step times, first preview painted."""
     from PySide6.QtCore import Qt, QTimer
 
+    from studio.engine.run.events import Step
+    from studio.ui.events import Idle
+
     lateness: list[float] = []
-    step_times: list[float] = []
+    step_times: list[tuple[int, float]] = []  # (index, elapsed) of the steps the GUI heard
     marks: dict[str, float] = {}
     view = session.window.view
     last = [time.perf_counter()]
@@ -109,14 +126,16 @@ def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
         lateness.append((now - last[0]) * 1000 - 1.0)
         last[0] = now
 
-    def on_preview(*_: Any) -> None:
-        if "preview" not in marks:
+    def on_event(job_event: Any) -> None:
+        # the window heard this event first (it connected before us): a preview is on its view
+        event = job_event.event
+        if not isinstance(event, Step):
+            return
+        step_times.append((event.index, event.elapsed))
+        marks.setdefault("step", time.perf_counter())
+        if event.preview is not None and "preview" not in marks:
             marks["preview"] = time.perf_counter()
             paints_before[0] = view.paint_count
-
-    def on_step(index: int, total: int, elapsed: float) -> None:
-        step_times.append(elapsed)
-        marks.setdefault("step", time.perf_counter())
 
     original_paint = view.paintEvent
 
@@ -130,25 +149,24 @@ def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(1)
     timer.timeout.connect(probe)
-    session.controller.preview.connect(on_preview)
-    session.controller.step.connect(on_step)
+    session.controller.event.connect(on_event)
     session.set_steps(steps)
     timer.start()
     marks["generate"] = time.perf_counter()
     session.window.generate()
-    session.wait_for(session.controller.finished, 600)
+    session.wait_event(_is(Idle), 600)  # the job delivered (or ended otherwise) and the worker idle
     timer.stop()
-    session.controller.preview.disconnect(on_preview)
-    session.controller.step.disconnect(on_step)
+    session.controller.event.disconnect(on_event)
     view.paintEvent = original_paint  # type: ignore[method-assign]
-    per_step = [b - a for a, b in itertools.pairwise(step_times)]
+    # steps reach the GUI latest-wins, so a slow turn folds several into one: per step, divide
+    per_step = [(b - a) / (j - i) for (i, a), (j, b) in itertools.pairwise(step_times) if j > i]
     return {
         "lateness": lateness,
         "step_ms": statistics.median(per_step) * 1000 if per_step else float("nan"),
         "first_preview_ms": (marks.get("painted", float("nan")) - marks["generate"]) * 1000,
         # where that time goes: the engine's own first step (set-up, prompt encoding, one step),
         # and the GUI from the first step's signal to the preview painted
-        "engine_first_step_ms": step_times[0] * 1000 if step_times else float("nan"),
+        "engine_first_step_ms": step_times[0][1] * 1000 if step_times else float("nan"),
         "gui_ms": (marks.get("painted", float("nan")) - min(marks.get("step", 1e18), marks.get("preview", 1e18)))
         * 1000,
     }
@@ -156,31 +174,33 @@ def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
 
 def _measure_cancel(session: _Session, steps: int) -> float:
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+
+    from studio.engine.run.events import Cancelled, Step
+    from studio.ui.events import Idle
 
     session.set_steps(steps)
     stamp: dict[str, float] = {}
 
-    def on_step(index: int, total: int, elapsed: float) -> None:
-        if index == 3 and "cancel" not in stamp:
+    def on_event(job_event: Any) -> None:
+        event = job_event.event
+        # steps reach the GUI latest-wins: step 3 itself may be folded into a later one
+        if isinstance(event, Step) and event.index >= 3 and "cancel" not in stamp:
             stamp["cancel"] = time.perf_counter()
             session.window.cancel()
-
-    def on_busy(busy: bool) -> None:
-        if not busy and "cancel" in stamp:
+        elif isinstance(event, Idle) and "cancel" in stamp:
             stamp.setdefault("idle", time.perf_counter())
+        elif isinstance(event, Cancelled):
+            stamp.setdefault("cancelled", time.perf_counter())
 
-    session.controller.step.connect(on_step)
-    session.controller.busy_changed.connect(on_busy)
+    session.controller.event.connect(on_event)
     QTimer.singleShot(0, session.window.generate)
-    session.wait_for(session.controller.cancelled, 600)
-    deadline = time.perf_counter() + 30
-    while "idle" not in stamp and time.perf_counter() < deadline:  # idle follows cancelled
-        QApplication.processEvents()
-        time.sleep(0.0005)
-    session.controller.step.disconnect(on_step)
-    session.controller.busy_changed.disconnect(on_busy)
-    return (stamp.get("idle", float("nan")) - stamp["cancel"]) * 1000
+    try:
+        session.wait_event(lambda e: isinstance(e.event, Idle) and "cancel" in stamp, 600)
+    finally:
+        session.controller.event.disconnect(on_event)
+    if "cancelled" not in stamp:
+        raise RuntimeError("the run ended without a Cancelled event")
+    return (stamp["idle"] - stamp["cancel"]) * 1000
 
 
 def _cold_start_ms(home: Path, repeats: int) -> list[float]:
