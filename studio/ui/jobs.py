@@ -73,20 +73,23 @@ def describe_request(request: GenerationRequest) -> str:
 
 
 def describe_job(job: Job) -> str:
-    text = describe_request(job.request)
+    """Two lines whatever the state, so every row of a long queue has the same height."""
+    prompt = " ".join(job.request.prompt.split()) or "(no prompt)"
+    settings = describe_request(job.request).split("\n", 1)[1]
     match job.state:
         case JobState.RUNNING:
-            return f"Now: {text}" + (f"\nStep {job.step}/{job.total}" if job.total else "")
+            step = f" · step {job.step}/{job.total}" if job.total else ""
+            return f"Now: {prompt}\n{settings}{step}"
         case JobState.FAILED:
-            return f"Failed: {text}\n{job.message.splitlines()[0] if job.message else ''}".rstrip()
+            return f"Failed: {prompt}\n{settings}"
         case JobState.INTERRUPTED:
-            return f"Interrupted: {text}"
+            return f"Interrupted: {prompt}\n{settings}"
         case JobState.CANCELLED:
-            return f"Cancelled: {text}"
+            return f"Cancelled: {prompt}\n{settings}"
         case JobState.DONE:
-            return f"Done: {text}"
+            return f"Done: {prompt}\n{settings}"
         case _:
-            return text
+            return f"{prompt}\n{settings}"
 
 
 class JobModel(QAbstractListModel):

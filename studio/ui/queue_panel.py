@@ -50,15 +50,16 @@ class QueueJobs(QSortFilterProxyModel):
         self.setDynamicSortFilter(True)
         self.setFilterRole(STATE_NAME_ROLE)
         self.setFilterRegularExpression(QRegularExpression("^(" + "|".join(s.value for s in SHOWN) + ")$"))
+        # drawn once: a view of a thousand jobs asks for every row's icon on each change
+        self._icons = {state: icon(name) for state, name in STATE_ICONS.items()}
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == Qt.ItemDataRole.DecorationRole:
-            state = super().data(index, STATE_ROLE)
-            return icon(STATE_ICONS[state]) if state in STATE_ICONS else None
+            return self._icons.get(super().data(index, STATE_ROLE))
         if role == Qt.ItemDataRole.ToolTipRole:
             job = super().data(index, JOB_ROLE)
             if isinstance(job, Job):
-                why = f"\n\n{job.message}" if job.message else ""
+                why = f"\n\n{job.message}" if job.message else ""  # a failure's reason, in full
                 return plain_tooltip(f"{describe_request(job.request)}{why}")
         return super().data(index, role)
 
@@ -96,7 +97,7 @@ class QueuePanel(QWidget):
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setSpacing(3)
-        self.list.setUniformItemSizes(False)
+        self.list.setUniformItemSizes(True)  # every row is two lines (describe_job)
 
         self.up_button = self._tool("arrow-up", "Run the selected job sooner (Ctrl+Up)")
         self.down_button = self._tool("arrow-down", "Run the selected job later (Ctrl+Down)")
