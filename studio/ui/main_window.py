@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import QSignalDebouncer
 
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings
@@ -234,9 +233,12 @@ class MainWindow(QMainWindow):
         self.results.save_requested.connect(self._on_save_result_requested)
         self.catalogue.changed.connect(self._on_catalogue_changed)
         # the controls are kept on disk shortly after each change, not only on a clean close
-        self._settings_debouncer = QSignalDebouncer(parent=self)
-        self._settings_debouncer.setTimeout(SETTINGS_DEBOUNCE_MS)
-        self._settings_debouncer.triggered.connect(self._remember)
+        # (a restarted single-shot timer: superqt's debouncer does the same but costs ~170 ms of
+        # imports on the way to the first window)
+        self._settings_debouncer = QTimer(self)
+        self._settings_debouncer.setSingleShot(True)
+        self._settings_debouncer.setInterval(SETTINGS_DEBOUNCE_MS)
+        self._settings_debouncer.timeout.connect(self._remember)
         self.parameters.changed.connect(self._on_controls_changed)
 
     # -- gallery and other panels plug in here ------------------------------------------
@@ -503,7 +505,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_controls_changed(self) -> None:
         if not self._loading_controls and not self._closed:
-            self._settings_debouncer.throttle()
+            self._settings_debouncer.start()  # restarts: written once the changes pause
 
     @Slot()
     def _remember(self) -> None:
@@ -532,7 +534,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
-            self._settings_debouncer.cancel()
+            self._settings_debouncer.stop()
             self.catalogue.close()  # joins a scan, which would otherwise signal a deleted object
             self._remember()
             self.run_status.set_state("Stopping…")
