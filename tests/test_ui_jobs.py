@@ -199,3 +199,28 @@ def test_the_queue_file_keeps_good_jobs_and_counts_the_rest(tmp_path: Path):
     path.write_text('{"jobs": ' + "9" * 5000 + "}", encoding="utf-8")
     huge = load_queue(path)
     assert huge.jobs == [] and "number far too long" in huge.notes[0]
+
+
+@pytest.mark.slow
+def test_a_hundred_cancels_and_a_thousand_queued_jobs_leave_nothing_behind(qtbot, paths):
+    import threading
+
+    window = open_window(qtbot, paths)  # the app's own engine on the built-in demo model
+    c = window.controller
+    log = EventLog(c)
+    for _ in range(100):
+        with wait_event(qtbot, c, Step):
+            c.submit(GenerationRequest(prompt="a red circle", seed=1, steps=500, width=64, height=64,
+                                       guidance=2.0))
+        with wait_event(qtbot, c, Idle):
+            c.cancel_current()
+    for n in range(1000):
+        c.submit(GenerationRequest(prompt="a blue square", seed=n, steps=1, width=64, height=64, guidance=2.0))
+    qtbot.waitUntil(lambda: len(log.of(Delivered)) == 1000 and not c.busy, timeout=1_800_000)
+    states = [job.state for job in c.jobs.jobs()]
+    assert states.count(JobState.CANCELLED) == 100 and states.count(JobState.DONE) == 1000
+    assert len(list(paths.gallery_dir.rglob("*.png"))) == 1000
+    qtbot.waitUntil(lambda: load_queue(paths.queue_file).jobs == [], timeout=5000)
+    window.close()
+    assert not c.running
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("studio-")]
