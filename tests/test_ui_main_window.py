@@ -261,7 +261,7 @@ def test_an_engine_that_raises_ends_as_a_failed_run(qtbot, paths, tiny_sd_model)
         assert window.error_banner.text() == failed.message
         assert "unexpected error (RuntimeError)" in window.error_banner.text()
         assert window.error_banner.isVisible()
-        assert window.details_button.isVisible() and "caught fire" in window._details
+        assert window.details_button.isVisible() and "caught fire" in window.banner.details
     assert not c.busy
 
 

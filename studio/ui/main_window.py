@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -28,14 +27,16 @@ from studio.config.settings import Settings
 from studio.engine.errors import InvalidParameters
 from studio.engine.run.events import Cancelled, Failed, Started, Step
 from studio.engine.run.request import GenerationRequest
+from studio.ui import window_state
 from studio.ui.catalogue import ModelCatalogue
 from studio.ui.controller import GenerationController
 from studio.ui.events import Delivered, EngineFailed, EngineReady, Idle, JobEvent, Notice, SaveFailed
 from studio.ui.jobs import JobState
+from studio.ui.message_banner import MessageBanner
 from studio.ui.parameters import ParametersPanel
 from studio.ui.preview import PreviewView
 from studio.ui.queue_panel import QueuePanel
-from studio.ui.results import ResultsModel, ResultsStrip
+from studio.ui.results import ResultsModel, ResultsStrip, save_result_as
 from studio.ui.run_status import RunStatus
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label
@@ -74,7 +75,6 @@ class MainWindow(QMainWindow):
         self._save_settings = save_settings
         self._frame = QSize()
         self._closed = False
-        self._details = ""
         self._loading_controls = True
         self._models_scanned = catalogue.scanned
         self.setWindowTitle("Studio")
@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
         self.parameters.set_models(catalogue.entries(), settings.last.model)
         self.parameters.load(settings.last)
         self._loading_controls = False
-        self._restore_geometry()
+        window_state.restore(self, self.splitter, settings.window)
         self._update_busy()
 
     # -- building ----------------------------------------------------------------------
@@ -120,9 +120,9 @@ class MainWindow(QMainWindow):
         left.setMinimumWidth(300)
 
         self.view = PreviewView()
-        self.error_banner = plain_label("", "ErrorBanner", wrap=True)
-        self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_banner.hide()
+        self.banner = MessageBanner()
+        self.error_banner = self.banner.label
+        self.details_button = self.banner.details_button
         self.run_status = RunStatus()
         self.results_model = ResultsModel(self.controller.jobs, self)
         self.results = ResultsStrip(self.results_model)
@@ -132,15 +132,7 @@ class MainWindow(QMainWindow):
         center = QVBoxLayout(create)
         center.setContentsMargins(12, 12, 12, 12)
         center.setSpacing(10)
-        banner_row = QHBoxLayout()
-        banner_row.setSpacing(6)
-        banner_row.addWidget(self.error_banner, 1)
-        self.details_button = QPushButton("Details…")
-        self.details_button.setToolTip("What happened, for a bug report")
-        self.details_button.hide()
-        self.details_button.clicked.connect(self._show_details)
-        banner_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
-        center.addLayout(banner_row)
+        center.addWidget(self.banner)
         center.addWidget(self.view, 1)
         center.addWidget(self.run_status)
         center.addWidget(self.results)
@@ -326,8 +318,7 @@ class MainWindow(QMainWindow):
             self.run_status.done("Ready")
 
     def _on_run_started(self, request: GenerationRequest, total: int) -> None:
-        self.error_banner.hide()
-        self.details_button.hide()
+        self.banner.clear()
         self._frame = QSize(request.width, request.height)
         if request.seed is not None:
             self.parameters.set_seed_used(request.seed)
@@ -376,14 +367,8 @@ class MainWindow(QMainWindow):
 
     def save_unsaved(self, unsaved: SaveFailed, target: Path) -> Path | None:
         """Write an image that could not be saved to the gallery to `target`, metadata inside."""
-        import time
-
-        from studio.config.atomic import write_atomic
-        from studio.library.store import encode_png
-
         try:
-            data = encode_png(unsaved.image, unsaved.request, created=time.time())
-            written = write_atomic(target.with_suffix(".png"), data, replace=False)
+            written = save_result_as(unsaved, target)
         except (OSError, ValueError) as error:
             self.show_error(f"The image could not be saved there either: {error}")
             return None
@@ -403,35 +388,13 @@ class MainWindow(QMainWindow):
 
     def show_notice(self, message: str) -> None:
         """Tell the person once about something Studio had to do at start (plain text)."""
-        self.show_error(message)
-        self._set_banner_kind(notice=True)
-
-    def _set_banner_kind(self, *, notice: bool) -> None:
-        if self.error_banner.property("notice") != notice:
-            self.error_banner.setProperty("notice", notice)
-            self.error_banner.style().unpolish(self.error_banner)
-            self.error_banner.style().polish(self.error_banner)
+        self.banner.show_message(message, notice=True)
+        self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
 
     def show_error(self, message: str, details: str = "") -> None:
         """Show a message a person can act on above the canvas (plain text)."""
-        self._set_banner_kind(notice=False)
-        self.error_banner.setText(message)
-        self.error_banner.setToolTip("")
-        self.error_banner.show()
-        self._details = details
-        self.details_button.setVisible(bool(details))
+        self.banner.show_message(message, details)
         self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
-
-    @Slot()
-    def _show_details(self) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle("What happened")
-        box.setIcon(QMessageBox.Icon.Information)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(self.error_banner.text())
-        box.setDetailedText(self._details)  # shown as plain text, selectable for a bug report
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
 
     # -- folders and help --------------------------------------------------------------
 
@@ -513,23 +476,12 @@ class MainWindow(QMainWindow):
         self.settings.last = self.parameters.dump()
         if not self._models_scanned:  # the picker shows only the built-in models yet
             self.settings.last.model = last_model
-        self.settings.window.geometry = _b64(self.saveGeometry())
-        self.settings.window.splitter = _b64(self.splitter.saveState())
-        self.settings.window.state = _b64(self.saveState())
+        self.settings.window = window_state.capture(self, self.splitter)
         if self._save_settings is not None:
             try:
                 self._save_settings(self.settings)
             except OSError as error:  # SaveError says why in words
                 self.statusBar().showMessage(f"Could not save settings: {error}", 8000)
-
-    def _restore_geometry(self) -> None:
-        window = self.settings.window
-        if window.geometry:
-            self.restoreGeometry(_unb64(window.geometry))
-        if window.splitter:
-            self.splitter.restoreState(_unb64(window.splitter))
-        if window.state:
-            self.restoreState(_unb64(window.state))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
@@ -541,13 +493,3 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
         event.accept()
 
-
-def _b64(data: QByteArray) -> str:
-    return base64.b64encode(bytes(data.data())).decode("ascii")
-
-
-def _unb64(text: str) -> QByteArray:
-    try:
-        return QByteArray(base64.b64decode(text.encode("ascii"), validate=True))
-    except ValueError:
-        return QByteArray()

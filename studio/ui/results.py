@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
-from studio.ui.events import Delivered, JobEvent
+from studio.ui.events import Delivered, JobEvent, SaveFailed
 from studio.ui.jobs import ID_ROLE, Job, JobModel, JobState, describe_request
 from studio.ui.preview import image_from_array
 from studio.ui.theme import icon
@@ -202,3 +202,15 @@ class ResultsStrip(QListView):
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
             self.chosen.emit(current.data(ARRAY_ROLE), str(current.data(PATH_ROLE) or ""))
+
+
+def save_result_as(unsaved: SaveFailed, target: Path) -> Path:
+    """Write an image the gallery could not take to `target` (as .png, never over another
+    file), with the same metadata inside; raises SaveError or ValueError."""
+    import time
+
+    from studio.config.atomic import write_atomic
+    from studio.library.store import encode_png
+
+    data = encode_png(unsaved.image, unsaved.request, created=time.time())
+    return write_atomic(target.with_suffix(".png"), data, replace=False)
