@@ -145,7 +145,9 @@ def kill_generate(plan: KillPlan, home: Path, folder: Path) -> tuple[list[str], 
         started = time.monotonic()
         while child.poll() is None:
             if plan.moment == "loading":
-                due = time.monotonic() - started >= plan.delay_s
+                # A fast machine may load and save before the drawn delay: the first file written
+                # is then the latest moment that still counts as "into loading".
+                due = time.monotonic() - started >= plan.delay_s or _all_files(folder) != before
             elif plan.moment == "first-file":
                 due = _all_files(folder) != before
             else:
