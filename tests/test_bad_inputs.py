@@ -244,7 +244,7 @@ CASES: list[tuple[str, tuple[str, ...], int, str] | object] = [
     ("unet-wrong-type", ("--model", "{bad}/unet-wrong-type", *RUN), 1,
      "model_index.json says its unet is AutoencoderKL, which does not fit the UNet2DConditionModel"),
     ("pipeline-unknown", ("--model", "{bad}/pipeline-unknown", *RUN), 1,
-     "is a StableDiffusionImg2ImgPipeline model; Studio runs these text-to-image pipelines"),
+     "is a StableDiffusionImg2ImgPipeline model; Studio runs these pipelines"),
     ("pipeline-number", ("--model", "{bad}/pipeline-number", *RUN), 1, "is a 7 model; Studio runs"),
     ("pipeline-remote-code", ("--model", "{bad}/pipeline-remote", *RUN), 1,
      "needs custom code (pipeline_mine.MinePipeline), which Studio does not run"),

@@ -26,11 +26,14 @@ def byte_level_vocab() -> dict[str, int]:
     return vocab
 
 
-def build_tiny_sd(folder: Path, *, prediction_type: str = "epsilon", seed: int = 0) -> Path:
+def build_tiny_sd(folder: Path, *, prediction_type: str = "epsilon", seed: int = 0, inpainting: bool = False) -> Path:
+    """A random-weight SD 1.x folder; `inpainting` gives its UNet the 9 input channels
+    (latents, mask, masked picture) of an inpainting model, saved as one."""
     import torch
     from diffusers import (
         AutoencoderKL,
         EulerDiscreteScheduler,
+        StableDiffusionInpaintPipeline,
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
@@ -41,7 +44,7 @@ def build_tiny_sd(folder: Path, *, prediction_type: str = "epsilon", seed: int =
         block_out_channels=(8, 16),
         layers_per_block=1,
         sample_size=8,
-        in_channels=4,
+        in_channels=9 if inpainting else 4,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
@@ -81,7 +84,8 @@ def build_tiny_sd(folder: Path, *, prediction_type: str = "epsilon", seed: int =
         timestep_spacing="trailing",
         steps_offset=1,
     )
-    pipe = StableDiffusionPipeline(
+    cls = StableDiffusionInpaintPipeline if inpainting else StableDiffusionPipeline
+    pipe = cls(
         unet=unet,
         vae=vae,
         text_encoder=text_encoder,

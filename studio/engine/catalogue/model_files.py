@@ -19,9 +19,9 @@ _NOT_LOADED = {"safety_checker"}  # the loader sets it to None
 def is_runnable_pipeline(folder: Path) -> bool:
     """A text-to-image diffusers folder whose weights are all present (cheap: no file is read)."""
     index = read_json_object(folder / "model_index.json")
-    from studio.engine.loading.pipelines import TEXT_TO_IMAGE_PIPELINES
+    from studio.engine.loading.pipelines import RUNNABLE_PIPELINES
 
-    if index.get("_class_name") not in TEXT_TO_IMAGE_PIPELINES:
+    if index.get("_class_name") not in RUNNABLE_PIPELINES:
         return False
     for name, spec in index.items():
         if name.startswith("_") or not isinstance(spec, list) or not spec or spec[0] is None:

@@ -35,6 +35,7 @@ PICKLE_CONSENT_FILE = "pickle-consent.json"  # the pickle files the person allow
 
 FAMILY_BY_PIPELINE = {
     "StableDiffusionXLPipeline": "SDXL",
+    "StableDiffusionXLInpaintPipeline": "SDXL",
     "StableDiffusion3Pipeline": "SD3",
     "FluxPipeline": "Flux",
 }

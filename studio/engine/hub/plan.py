@@ -157,12 +157,12 @@ def plan_download(
     plan = DownloadPlan(repo_id, revision or "main", commit, "", (), (), cache_dir, endpoint)
     index = _model_index(plan, files["model_index.json"], token)
     pipeline = str(index.get("_class_name", ""))
-    from studio.engine.loading.pipelines import TEXT_TO_IMAGE_PIPELINES
+    from studio.engine.loading.pipelines import RUNNABLE_PIPELINES
 
-    if pipeline not in TEXT_TO_IMAGE_PIPELINES:
+    if pipeline not in RUNNABLE_PIPELINES:
         raise DownloadError(
-            f"{repo_id} is a {pipeline or 'unknown'} model; Studio runs these text-to-image "
-            f"pipelines: {', '.join(TEXT_TO_IMAGE_PIPELINES)}."
+            f"{repo_id} is a {pipeline or 'unknown'} model; Studio runs these "
+            f"pipelines: {', '.join(RUNNABLE_PIPELINES)}."
         )
     try:
         selection = select_files(files, index)

@@ -21,11 +21,15 @@ from studio.engine.loading.memory import (
     plan_memory,
 )
 
-TEXT_TO_IMAGE_PIPELINES = (
+# The pipelines a model folder may name: text-to-image ones, and the inpainting models of
+# SD 1.x/2.x and SDXL (their UNets take the mask and the masked picture as 5 more channels).
+RUNNABLE_PIPELINES = (
     "StableDiffusionPipeline",
     "StableDiffusionXLPipeline",
     "StableDiffusion3Pipeline",
     "FluxPipeline",
+    "StableDiffusionInpaintPipeline",
+    "StableDiffusionXLInpaintPipeline",
 )
 _WEIGHT_NAMES = (
     "diffusion_pytorch_model.safetensors",
@@ -49,6 +53,8 @@ REQUIRED_PARTS = {
     "FluxPipeline": ("transformer", "vae", "text_encoder", "text_encoder_2", "tokenizer",
                      "tokenizer_2", "scheduler"),
 }
+REQUIRED_PARTS["StableDiffusionInpaintPipeline"] = REQUIRED_PARTS["StableDiffusionPipeline"]
+REQUIRED_PARTS["StableDiffusionXLInpaintPipeline"] = REQUIRED_PARTS["StableDiffusionXLPipeline"]
 _LIBRARIES = ("diffusers", "transformers")
 _MAX_CONFIG_BYTES = 16 * 1024 * 1024  # far past any real config; a bigger file is not one
 
@@ -73,11 +79,11 @@ def check_model_folder(folder: Path) -> dict[str, Any]:
     pipeline = index.get("_class_name")
     if isinstance(pipeline, list):  # [module, class]: a pipeline class shipped as code
         raise ModelError(_custom_code(folder, pipeline))
-    if pipeline not in TEXT_TO_IMAGE_PIPELINES:
+    if pipeline not in RUNNABLE_PIPELINES:
         shown = pipeline if isinstance(pipeline, str | int | float) else "unknown"
         raise ModelError(
-            f"{folder.name} is a {_short(str(shown))} model; Studio runs these text-to-image "
-            f"pipelines: {', '.join(TEXT_TO_IMAGE_PIPELINES)}."
+            f"{folder.name} is a {_short(str(shown))} model; Studio runs these "
+            f"pipelines: {', '.join(RUNNABLE_PIPELINES)}."
         )
     required = REQUIRED_PARTS[str(pipeline)]
     for name in required:

@@ -15,3 +15,11 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+
+class Stopped(Exception):
+    """Raised from a step callback to leave the pipeline before its final VAE decode."""
+
+    def __init__(self, steps_done: int) -> None:
+        super().__init__(steps_done)
+        self.steps_done = steps_done

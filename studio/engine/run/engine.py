@@ -10,19 +10,9 @@ from studio.engine.catalogue.registry import ModelEntry, ModelRegistry
 from studio.engine.errors import describe_failure
 from studio.engine.loading.memory import MemoryOptions
 from studio.engine.previews.previewer import PreviewSettings
-from studio.engine.run.cancel import CancelToken
-from studio.engine.run.events import Cancelled, EventSink, Failed, Finished, Outcome, Started, Step
-from studio.engine.run.prompts import prompt_arguments
+from studio.engine.run.cancel import CancelToken, Stopped
+from studio.engine.run.events import Cancelled, EventSink, Failed, Finished, Outcome, Started
 from studio.engine.run.request import GenerationRequest, check
-from studio.engine.run.schedulers import FLOW_MATCHING
-
-
-class _Stop(Exception):
-    """Raised from the step callback to leave the pipeline before its final VAE decode."""
-
-    def __init__(self, steps_done: int) -> None:
-        super().__init__(steps_done)
-        self.steps_done = steps_done
 
 
 class Engine:
@@ -89,11 +79,11 @@ class Engine:
         """
         request = check(request).with_seed()
         cancel = cancel or CancelToken()
-        on_event(Started(request, request.steps))
+        on_event(Started(request, request.steps_to_run + request.hires_steps_to_run))
         outcome: Outcome
         try:
             outcome = self._run(request, on_event, cancel)
-        except _Stop as stop:
+        except Stopped as stop:
             outcome = Cancelled(request, stop.steps_done)
         except Exception as error:
             message, details, cause = describe_failure(error, request.model)
@@ -120,55 +110,40 @@ class Engine:
         return list(self._cache.loads) if self._cache is not None else []
 
     def _run(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
-        import torch
+        from studio.engine.run.passes import Passes
+        from studio.engine.run.start_image import prepare
 
-        from studio.engine.previews.x0 import X0Capture
-        from studio.engine.run.families import initial_noise, is_flow_matching, unpack_latents
-        from studio.engine.run.scheduling import build_scheduler
-
-        started = time.perf_counter()
         if cancel.cancelled:
-            raise _Stop(0)
+            raise Stopped(0)
+        prepared = prepare(request) if request.mode != "text" else None
         entry = self.registry.resolve(request.model)
         pipe = self.pipeline_for(entry)
-        previewer = self._previewer(entry, pipe)
-        scheduler = build_scheduler(request.scheduler, self._base_schedulers[str(entry.path)])
-        capture = X0Capture(scheduler)
-        pipe.scheduler = scheduler
-        film: list[Any] = []
-        seeds = [r.seed for r in request.per_image() if r.seed is not None]  # generate() resolved them
-
-        def on_step_end(pipe_: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-            x0 = capture.take()
-            total = len(pipe_.scheduler.timesteps)
-            t0 = time.perf_counter()
-            preview = None
-            if x0 is not None and previewer.wants(i + 1, total):
-                preview = previewer.preview(unpack_latents(pipe_, x0, request.height, request.width))
-                film.append(preview)
-            elif film:
-                film.append(film[-1])  # one film frame per step: a skipped step repeats the last
-            cost = time.perf_counter() - t0
-            on_event(Step(i + 1, total, time.perf_counter() - started, preview, cost))
-            if cancel.cancelled:
-                raise _Stop(i + 1)
-            return {}
-
-        result = pipe(
-            **prompt_arguments(pipe, request.prompt, request.negative_prompt, request.guidance > 1),
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            width=request.width,
-            height=request.height,
-            num_images_per_prompt=request.batch,
-            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
-            latents=initial_noise(pipe, seeds, request.height, request.width),
-            callback_on_step_end=on_step_end,
-            output_type="pil",
+        passes = Passes(
+            pipe, request,
+            scheduler_config=self._base_schedulers[str(entry.path)],
+            previewer=self._previewer(entry, pipe),
+            on_event=on_event, cancel=cancel, upscale=self.upscale,
         )
-        elapsed = time.perf_counter() - started
-        used = FLOW_MATCHING.name if is_flow_matching(scheduler) else request.scheduler
-        return Finished(request.replace(model=entry.id, scheduler=used), list(result.images), elapsed, film)
+        if prepared is None or (request.mode == "image" and request.strength >= 1):
+            images = passes.text()  # at full strength the start image is noised away entirely
+        elif request.strength <= 0:
+            images = [prepared.original.copy() for _ in range(request.batch)]
+        elif request.mode == "image":
+            images = passes.image(prepared.image, request.strength, request.steps)
+        else:
+            images = passes.inpaint(prepared)
+        if request.hires_steps_to_run:
+            images = passes.hires(images)
+        elapsed = time.perf_counter() - passes.started
+        notices = (prepared.notices if prepared else ()) + tuple(passes.notices)
+        used = request.replace(model=entry.id, scheduler=passes.scheduler_used)
+        return Finished(used, images, elapsed, passes.film, notices)
+
+    def upscale(self, image: Any, size: tuple[int, int], upscaler: str) -> Any:
+        """`image` (PIL) at `size` by the named upscaler."""
+        from PIL import Image
+
+        return image.resize(size, Image.Resampling.LANCZOS)
 
     def noised(self, image: Any, model_id: str, fraction: float) -> Any:
         """`image` (PIL) noised to `fraction` of the model's schedule by its forward process,

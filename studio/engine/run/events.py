@@ -45,6 +45,7 @@ class Finished:
     images: list[Image.Image]
     elapsed: float
     film: list[np.ndarray] = field(default_factory=list)  # the step previews, in order
+    notices: tuple[str, ...] = ()  # what the run changed of the request, in words (a size rounded)
     kind: Literal["finished"] = "finished"
 
 

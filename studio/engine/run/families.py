@@ -56,12 +56,20 @@ def flow_matching_scheduler(base_config: Any) -> Any:
     return cls.from_config(base_config)
 
 
-def initial_noise(pipe: Any, seeds: list[int], height: int, width: int) -> Any:
+def initial_noise(
+    pipe: Any,
+    seeds: list[int],
+    height: int,
+    width: int,
+    variation: tuple[list[int], float] | None = None,
+) -> Any:
     """The starting latents of a UNet pipeline, drawn in fp32 on the CPU, one seed per image.
 
     Drawing them in the model's own dtype gives a different picture for the same seed in fp16
     or bf16 (half-precision sampling differs between torch builds), so a seed would not mean
-    one picture across devices. None for pipelines whose latents are laid out otherwise.
+    one picture across devices. `variation` (seeds, strength) blends in a second noise by
+    spherical interpolation, as AUTOMATIC1111's variation seed does: strength 0 is the seed's
+    own picture. None for pipelines whose latents are laid out otherwise.
     """
     import torch
 
@@ -69,6 +77,33 @@ def initial_noise(pipe: Any, seeds: list[int], height: int, width: int) -> Any:
     scale = getattr(pipe, "vae_scale_factor", None)
     if unet is None or not scale:
         return None
-    shape = (1, int(unet.config.in_channels), height // int(scale), width // int(scale))
-    noise = [torch.randn(shape, generator=torch.Generator("cpu").manual_seed(s), dtype=torch.float32) for s in seeds]
-    return torch.cat(noise).to(dtype=unet.dtype)  # the pipeline moves it to its device
+    channels = int(getattr(getattr(pipe, "vae", None), "config", {}).get("latent_channels", unet.config.in_channels))
+    shape = (1, channels, height // int(scale), width // int(scale))
+
+    def draw(seed_list: list[int]) -> Any:
+        return torch.cat([
+            torch.randn(shape, generator=torch.Generator("cpu").manual_seed(s), dtype=torch.float32) for s in seed_list
+        ])
+
+    noise = draw(seeds)
+    if variation is not None and variation[1] > 0:
+        noise = slerp(noise, draw(variation[0]), variation[1])
+    return noise.to(dtype=unet.dtype)  # the pipeline moves it to its device
+
+
+def slerp(a: Any, b: Any, t: float) -> Any:
+    """Spherical interpolation per image between two noises: keeps the noise's norm, where a
+    straight blend would shrink it and wash the picture out."""
+    import torch
+
+    flat_a, flat_b = a.flatten(1), b.flatten(1)
+    unit_a = flat_a / flat_a.norm(dim=1, keepdim=True)
+    unit_b = flat_b / flat_b.norm(dim=1, keepdim=True)
+    dot = (unit_a * unit_b).sum(1).clamp(-1.0, 1.0)
+    omega = torch.acos(dot)
+    sin = torch.sin(omega)
+    near = sin.abs() < 1e-6  # nearly parallel: the straight blend is the same and stable
+    safe = torch.where(near, torch.ones_like(sin), sin)
+    wa = torch.where(near, 1.0 - t, torch.sin((1.0 - t) * omega) / safe)
+    wb = torch.where(near, torch.full_like(sin, t), torch.sin(t * omega) / safe)
+    return (wa[:, None] * flat_a + wb[:, None] * flat_b).reshape(a.shape)
