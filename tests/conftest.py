@@ -18,6 +18,14 @@ def tiny_sd_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
 
 
+@pytest.fixture(scope="session")
+def tiny_inpaint_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight SD inpainting folder: a 9-channel UNet."""
+    from tests.tiny_models import build_tiny_sd
+
+    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd-inpainting", inpainting=True)
+
+
 @pytest.fixture
 def studio_paths(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Studio's folders inside a fresh temporary folder."""
