@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.engine.run.request import DEFAULT_MODEL, GenerationRequest
+from studio.commands.image_options import add_image_arguments, image_fields, size_from_picture
+from studio.engine.run.request import DEFAULT_MODEL, GenerationRequest, InvalidRequest
 from studio.engine.run.schedulers import SCHEDULER_NAMES
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
@@ -36,6 +37,7 @@ def register(subparsers: Any) -> None:
         help="load the --model .ckpt/.pt/.bin file although pickle files can run code "
         "(read as weights only; converting it to .safetensors is safer)",
     )
+    add_image_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -58,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     problems = request.problems()
     if problems:
         return _bad(" ".join(problems))
+    if request.mode != "text":
+        from studio.engine.run.start_image import prepare
+
+        try:
+            prepare(request)  # the pictures are read now, so a bad one costs no model load
+        except InvalidRequest as error:
+            return _bad(str(error))
     out = args.out if args.out is not None else paths.gallery_dir
     unusable = output_folder_problem(out, "--out" if args.out is not None else "The gallery folder")
     if unusable:
@@ -92,11 +101,14 @@ def run(args: argparse.Namespace) -> int:
 def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRequest:
     base = GenerationRequest(prompt="")
     width, height = defaults.get("width", base.width), defaults.get("height", base.height)
+    pictured = image_fields(args)
     if args.size is not None:
         match = _SIZE.match(args.size)
         if not match:
             raise ValueError(f"--size must look like 512x512, not {_shown(args.size)}.")
         width, height = int(match[1]), int(match[2])
+    elif pictured.get("start_image") and not pictured.get("masked_area_only"):
+        width, height = _picture_size(pictured["start_image"], pictured.get("outpaint", base.outpaint))
     return GenerationRequest(
         prompt=args.prompt,
         negative_prompt=args.negative,
@@ -108,7 +120,28 @@ def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRe
         scheduler=args.scheduler or defaults.get("scheduler", base.scheduler),
         model=args.model,
         batch=args.batch,
+        **pictured,
     )
+
+
+def _picture_size(path: str, margins: Any) -> tuple[int, int]:
+    """The size a start picture runs at when --size is left out: its own, as models take it."""
+    from studio.engine.run.start_image import open_picture
+
+    if not (isinstance(margins, tuple) and len(margins) == 4 and all(isinstance(m, int) for m in margins)):
+        margins = (0, 0, 0, 0)  # the request's own check names the bad margins
+    try:
+        picture = open_picture(path, "start_image")
+    except InvalidRequest as error:
+        raise ValueError(str(error)) from None
+    width, height, notice = size_from_picture(picture.width, picture.height, margins)
+    if notice:
+        _note(notice)
+    return width, height
+
+
+def _note(text: str) -> None:
+    print(f"studio generate: note: {text}", file=sys.stderr)
 
 
 def output_folder_problem(out: Path, label: str) -> str:
@@ -218,6 +251,8 @@ def _generate(
     if not isinstance(outcome, Finished):
         print("studio generate: cancelled", file=sys.stderr)
         return 1
+    for notice in outcome.notices:
+        _note(notice)
     return _save_all(outcome, out, out_is_gallery, paths)
 
 

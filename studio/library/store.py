@@ -19,6 +19,7 @@ from studio import __version__
 from studio.config.atomic import SaveError, describe_os_error, make_folder, write_atomic
 from studio.engine.run.request import GenerationRequest
 from studio.library import png_encoder
+from studio.library.lineage import lineage_of, mask_chunk
 from studio.library.metadata.a1111 import format_infotext
 from studio.library.metadata.studio_chunk import STUDIO_KEY, studio_json
 from studio.library.pngchunks import check_private_kind
@@ -74,12 +75,14 @@ def encode_png(
     created: float,
     extra_chunks: dict[bytes | str, bytes] | None = None,
 ) -> bytes:
-    """The PNG file bytes for an image and the request that made it."""
+    """The PNG file bytes for an image and the request that made it (with, for a run from a
+    picture, the start image's and mask's hashes and the mask itself, read from their files)."""
     texts = [
         ("parameters", format_infotext(request, APP_VERSION)),
-        (STUDIO_KEY, studio_json(request, app=APP_VERSION, created=created)),
+        (STUDIO_KEY, studio_json(request, app=APP_VERSION, created=created, lineage=lineage_of(request))),
     ]
-    private = [(check_private_kind(kind), bytes(payload)) for kind, payload in (extra_chunks or {}).items()]
+    chunks = {**mask_chunk(request), **(extra_chunks or {})}
+    private = [(check_private_kind(kind), bytes(payload)) for kind, payload in chunks.items()]
     if image.mode in _STRAIGHT_ALPHA:
         image = image.convert(_STRAIGHT_ALPHA[image.mode])
     elif image.mode not in ("RGB", "RGBA", "L", "LA", "P", "I;16"):

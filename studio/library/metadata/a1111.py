@@ -12,6 +12,7 @@ import re
 
 from studio.engine.run.request import GenerationRequest
 from studio.engine.run.schedulers import spec
+from studio.library.metadata.image_settings import A1111_KEYS, infotext_fields, read_infotext
 from studio.library.metadata.model import ImageMetadata
 from studio.library.metadata.numbers import shown
 
@@ -37,6 +38,7 @@ def format_infotext(request: GenerationRequest, version: str, model_name: str = 
     model = model_name or request.model
     if model:
         fields.append(("Model", model))
+    fields.extend(infotext_fields(request))
     fields.append(("Version", version))
     lines.append(", ".join(f"{key}: {_quote(str(value))}" for key, value in fields))
     return "\n".join(lines)
@@ -77,7 +79,7 @@ def parse_infotext(text: str, source: str = "AUTOMATIC1111") -> ImageMetadata:
 
 
 def _apply(meta: ImageMetadata, params: dict[str, str]) -> None:
-    known = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model"}
+    known = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model"} | A1111_KEYS
     for key, value in params.items():
         if key not in known:
             meta.extras[key] = value
@@ -92,6 +94,7 @@ def _apply(meta: ImageMetadata, params: dict[str, str]) -> None:
         else:
             meta.problems.append(f"Could not read the size {shown(params['Size'])}; it was dropped.")
     meta.model = params.get("Model") or None
+    meta.image_values = read_infotext(params, meta.problems)
     if "Sampler" in params:
         meta.sampler = params["Sampler"]
         schedule = params.get("Schedule type", "")

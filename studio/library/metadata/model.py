@@ -7,6 +7,7 @@ from typing import Any
 
 from studio.engine.run.request import DEFAULT_MODEL, GenerationRequest
 from studio.engine.run.schedulers import KNOWN_NAMES, from_sampler_name
+from studio.library.metadata.image_settings import apply
 from studio.library.metadata.numbers import (
     CREATED_RANGE,
     GUIDANCE_LIMIT,
@@ -53,6 +54,8 @@ class ImageMetadata:
     favorite: bool = False
     rating: int = 0
     extras: dict[str, str] = field(default_factory=dict)
+    image_values: dict[str, Any] = field(default_factory=dict)  # strength, mask blur, hires...: request fields
+    lineage: dict[str, Any] = field(default_factory=dict)  # the start image and mask, by path and hash
 
     @property
     def size(self) -> str | None:
@@ -79,6 +82,8 @@ class ImageMetadata:
             "request": self.request.to_dict() if self.request else None,
             "problems": list(self.problems),
             "extras": dict(self.extras),
+            "image_values": dict(self.image_values),
+            "lineage": dict(self.lineage),
         }
 
     def map_scheduler(self, schedule: str = "") -> None:
@@ -164,4 +169,4 @@ class ImageMetadata:
         request = GenerationRequest(**values)
         for problem in request.problems():
             self.problems.append(f"In the request read from the file: {problem}")
-        self.request = request
+        self.request = apply(request, self.image_values, self.problems)

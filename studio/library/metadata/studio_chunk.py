@@ -11,6 +11,7 @@ from typing import Any
 
 from studio.engine.run.request import BATCH_RANGE, GenerationRequest
 from studio.engine.run.schedulers import spec
+from studio.library.metadata.image_settings import apply, read_studio
 from studio.library.metadata.model import ImageMetadata
 from studio.library.metadata.numbers import as_int, as_text, in_range, load_json, shown
 
@@ -19,7 +20,8 @@ SCHEMA = 1
 
 
 def studio_json(
-    request: GenerationRequest, *, app: str, created: float, favorite: bool = False, rating: int = 0
+    request: GenerationRequest, *, app: str, created: float, favorite: bool = False, rating: int = 0,
+    lineage: dict[str, Any] | None = None,
 ) -> str:
     data: dict[str, Any] = {
         "schema": SCHEMA,
@@ -29,6 +31,8 @@ def studio_json(
         "favorite": favorite,
         "rating": rating,
     }
+    if lineage:
+        data["lineage"] = lineage
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
@@ -70,6 +74,9 @@ def parse_studio(text: str) -> ImageMetadata:
         meta.check_numbers()
         return meta
     _read_request(meta, raw)
+    lineage = data.get("lineage")
+    if isinstance(lineage, dict):
+        meta.lineage = {k: v for k, v in lineage.items() if k in ("start_image", "mask") and isinstance(v, dict)}
     return meta
 
 
@@ -99,6 +106,8 @@ def _read_request(meta: ImageMetadata, raw: dict[str, Any]) -> None:
     elif raw.get("batch") is not None:
         meta.problems.append(f"The batch size {shown(raw.get('batch'))} is out of range; it was dropped.")
     request = GenerationRequest(**values)
+    meta.image_values = read_studio(raw)
+    request = apply(request, meta.image_values, meta.problems)
     meta.request = request
     meta.scheduler = request.scheduler
     try:
