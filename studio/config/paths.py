@@ -46,6 +46,11 @@ class StudioPaths:
         )
 
     @property
+    def inputs_dir(self) -> Path:
+        """Pictures a run starts from that live nowhere else: painted masks, pasted images."""
+        return self.data_dir / "inputs"
+
+    @property
     def settings_file(self) -> Path:
         return self.config_dir / "settings.json"
 

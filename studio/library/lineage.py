@@ -4,6 +4,7 @@ picture brings the mask back even when the mask file is gone."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 from pathlib import Path
@@ -13,6 +14,7 @@ from PIL import Image
 
 from studio.config.atomic import write_atomic
 from studio.engine.run.request import GenerationRequest
+from studio.library.metadata.model import ImageMetadata
 from studio.library.pillow import open_image
 from studio.library.pngchunks import UnreadableImage, read_png_metadata
 
@@ -78,3 +80,15 @@ def restore_mask(image_path: Path, folder: Path) -> Path | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, data)
     return target
+
+
+def with_restored_mask(meta: ImageMetadata, image_path: Path, folder: Path) -> ImageMetadata:
+    """`meta` whose request's mask, when its file is gone, is the copy kept in the picture
+    (written into `folder`); `meta` itself when there is nothing to restore."""
+    request = meta.request
+    if request is None or not request.mask or Path(request.mask).is_file():
+        return meta
+    restored = restore_mask(image_path, folder)
+    if restored is None:
+        return meta
+    return dataclasses.replace(meta, request=request.replace(mask=str(restored)))

@@ -25,19 +25,21 @@ from PySide6.QtWidgets import (
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings
 from studio.engine.errors import InvalidParameters
-from studio.engine.run.events import Cancelled, Failed, Started, Step
+from studio.engine.run.events import Cancelled, Failed, Finished, Started, Step
 from studio.engine.run.request import GenerationRequest
 from studio.ui import window_state
 from studio.ui.catalogue import ModelCatalogue
 from studio.ui.controller import GenerationController
-from studio.ui.events import Delivered, EngineFailed, EngineReady, Idle, JobEvent, Notice, SaveFailed
+from studio.ui.events import Delivered, EngineFailed, EngineReady, Idle, JobEvent, Noised, Notice, SaveFailed
 from studio.ui.jobs import JobState
 from studio.ui.message_banner import MessageBanner
 from studio.ui.parameters import ParametersPanel
 from studio.ui.preview import PreviewView
 from studio.ui.queue_panel import QueuePanel
 from studio.ui.results import ResultsModel, ResultsStrip, save_result_as
+from studio.ui.run_controls import RunControls
 from studio.ui.run_status import RunStatus
+from studio.ui.start_image import StartImagePanel
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label
 
@@ -92,11 +94,25 @@ class MainWindow(QMainWindow):
 
     def _build(self) -> None:
         self.parameters = ParametersPanel(self.paths.models_dir)
+        self.start_image = StartImagePanel()
+        self.controls = RunControls(self.parameters, self.start_image)
+        column = QWidget()
+        column.setObjectName("ParametersPanel")
+        column.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.setSpacing(0)
+        column_layout.addWidget(self.parameters)
+        start_box = QVBoxLayout()
+        start_box.setContentsMargins(16, 0, 16, 16)
+        start_box.addWidget(self.start_image)
+        column_layout.addLayout(start_box)
+        column_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setObjectName("ParametersScroll")
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self.parameters)
+        scroll.setWidget(column)
         self.generate_button = QPushButton(icon("generate", "#ffffff"), "  Generate")
         self.generate_button.setObjectName("GenerateButton")
         self.generate_button.setToolTip("Generate, or queue while a run is going (Ctrl+Enter)")
@@ -186,6 +202,7 @@ class MainWindow(QMainWindow):
             "Reuse last seed", self.parameters.reuse_last_seed, "Ctrl+Shift+R"
         )
         focus = self._action("Edit prompt", self.parameters.prompt.setFocus, "Ctrl+L")
+        paste = self._action("Paste start image", self._on_paste_start_image, "Ctrl+Shift+V")
         gallery = self._action("Open gallery folder", self._open_gallery_folder)
         gallery.setIcon(icon("folder"))
         models = self._action("Open models folder", self._open_models_folder)
@@ -202,7 +219,7 @@ class MainWindow(QMainWindow):
         run_menu = menu.addMenu("&Generate")
         run_menu.addActions([self.generate_action, self.cancel_action, self.clear_queue_action])
         run_menu.addSeparator()
-        run_menu.addActions([self.random_action, self.reuse_action, focus])
+        run_menu.addActions([self.random_action, self.reuse_action, focus, paste])
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("About models", self._about_models))
 
@@ -232,6 +249,10 @@ class MainWindow(QMainWindow):
         self._settings_debouncer.setInterval(SETTINGS_DEBOUNCE_MS)
         self._settings_debouncer.timeout.connect(self._remember)
         self.parameters.changed.connect(self._on_controls_changed)
+        self.parameters.steps.valueChanged.connect(lambda steps: self.start_image.set_steps(int(steps)))
+        self.start_image.set_steps(int(self.parameters.steps.value()))
+        self.start_image.noise_requested.connect(c.request_noise)
+        self.start_image.paint_mask_requested.connect(self._on_paint_mask)
 
     # -- gallery and other panels plug in here ------------------------------------------
 
@@ -253,11 +274,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def generate(self) -> GenerationRequest | None:
         """Submit the controls' request (queued while a run goes); None when it is invalid."""
-        problems = self.parameters.problems()
+        problems = self.controls.problems()
         if problems:
             self.statusBar().showMessage(problems[0], 8000)
             return None
-        request = self.parameters.request().with_seed()
+        request = self.controls.request().with_seed()
         self._remember()
         if self.controller.restored:  # pressing Generate answers the offer: run what waits too
             self._on_run_restored()
@@ -267,6 +288,19 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Queued: {waiting} waiting.", 4000)
         self._update_busy()
         return request
+
+    @Slot()
+    def _on_paint_mask(self) -> None:
+        from studio.ui.mask_dialog import open_mask_dialog
+
+        self.mask_dialog = open_mask_dialog(self, self.start_image, self.paths.inputs_dir)
+
+    @Slot()
+    def _on_paste_start_image(self) -> None:
+        from studio.ui.mask_dialog import paste_start_image
+
+        message = paste_start_image(self.start_image, self.paths.inputs_dir)
+        self.statusBar().showMessage(message, 6000)
 
     @Slot()
     def cancel(self) -> None:
@@ -306,6 +340,10 @@ class MainWindow(QMainWindow):
                     self.parameters.mark_invalid(cause.fields)
             case Notice(message=message):
                 self.statusBar().showMessage(message, 10000)
+            case Finished(notices=notices) if notices:
+                self.statusBar().showMessage(" ".join(notices), 10000)
+            case Noised(path=path, fraction=fraction, picture=picture):
+                self.start_image.show_noised(path, fraction, picture)
             case Idle():
                 pass
         self._update_busy()

@@ -22,22 +22,28 @@ def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
     and the index is checked against the folder once the event loop runs."""
     from PySide6.QtCore import QCoreApplication, QTimer
 
-    panel = GalleryPanel(gallery, window.parameters)
+    panel = GalleryPanel(gallery, window.controls)
     window.add_panel("Gallery", panel)
     # saved images (with their metadata) and the viewer's noised pictures come from the worker
     window.controller.event.connect(partial(_on_worker_event, panel, window))
     panel.noise_requested.connect(window.controller.request_noise)
     panel.noise_enabled = True
+    panel.start_image_chosen.connect(partial(_start_from, window))
     status = window.statusBar()
     panel.message.connect(lambda text: status.showMessage(text, STATUS_MS))
     panel.drop_loader = ImageDropLoader(
-        window, window.parameters, lambda text: status.showMessage(text, STATUS_MS)
+        window, window.controls, lambda text: status.showMessage(text, STATUS_MS)
     )
     app = QCoreApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(panel.shutdown)
     QTimer.singleShot(0, panel.reconcile)
     return panel
+
+
+def _start_from(window: MainWindow, path: str) -> None:
+    if window.start_image.set_start_image(path):
+        window.tabs.setCurrentIndex(0)  # back to Create, where the start image and strength are
 
 
 def _on_worker_event(panel: GalleryPanel, window: MainWindow, event: JobEvent) -> None:

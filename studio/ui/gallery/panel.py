@@ -13,8 +13,9 @@ from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import QLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from studio.library.film import FilmError
-from studio.library.gallery import Gallery
+from studio.library.gallery import PRIVATE_DIR, Gallery
 from studio.library.index import GalleryRow, OutsideGallery
+from studio.library.lineage import with_restored_mask
 from studio.library.metadata import ImageMetadata, UnreadableImage, read_metadata
 from studio.ui.gallery.background import UNEXPECTED, BackgroundTask
 from studio.ui.gallery.curator import Curator, NotStored, NotTrashed, Outcome, Stored, Trashed
@@ -47,11 +48,13 @@ class GalleryPanel(QWidget):
         image_opened(str): the viewer now shows this path.
         noise_requested(str, float): show this image noised to this fraction of the model's
             schedule (only with `noise_enabled`); answer with `show_noised`.
+        start_image_chosen(str): the person wants to start the next run from this image.
     """
 
     message = Signal(str)
     image_opened = Signal(str)
     noise_requested = Signal(str, float)
+    start_image_chosen = Signal(str)
 
     def __init__(
         self,
@@ -113,6 +116,8 @@ class GalleryPanel(QWidget):
         v.folder_requested.connect(self.open_folder)
         v.favorite_requested.connect(self.toggle_favorite)
         v.delete_requested.connect(self.delete_current)
+        v.start_from_requested.connect(self._on_start_from)
+        v.parent_requested.connect(self.open_path)
 
     # -- filling -----------------------------------------------------------------------
 
@@ -380,6 +385,7 @@ class GalleryPanel(QWidget):
             except UnreadableImage as exc:
                 self._tell(str(exc))
                 return None
+        meta = with_restored_mask(meta, path, self.gallery.folder / PRIVATE_DIR / "masks")
         dialog = offer_reuse(self.controls, meta, mode, self)
         if dialog is None:
             self._tell(reuse_problem(meta, mode))
@@ -390,6 +396,22 @@ class GalleryPanel(QWidget):
         self.reuse_dialog = dialog
         dialog.open()
         return dialog
+
+    @Slot()
+    def _on_start_from(self) -> None:
+        path = self.current_path()
+        if path is not None:
+            self.start_image_chosen.emit(str(path))
+            self.message.emit(f"Starting from {path.name}: set the strength beside the prompt.")
+
+    @Slot(str)
+    def open_path(self, path: str) -> None:
+        """Show the image at `path` in the viewer, when the gallery holds it."""
+        position = self.model.position(path)
+        if position < 0:
+            self._tell(f"{Path(path).name} is not in the gallery (moved or deleted?).")
+            return
+        self.open_position(position)
 
     @Slot()
     def _on_reuse_all(self) -> None:

@@ -32,6 +32,13 @@ FIELD_NAMES = {
     "scheduler": "Sampler",
     "model": "Model",
     "batch": "Images",
+    "start_image": "Start image",
+    "strength": "Strength",
+    "mask": "Mask",
+    "mask_blur": "Mask blur",
+    "masked_area_only": "Only the masked area",
+    "outpaint": "Extend",
+    "fit": "Fit",
 }
 SHOWN_CHARS = 160
 CHECKED_FIELDS = ("seed", "steps", "guidance", "width", "height")

@@ -49,6 +49,8 @@ class ImageViewer(QWidget):
         step_requested(int): show the previous (-1) or next (+1) image.
         reuse_all_requested(), reuse_prompt_requested(), reuse_seed_requested()
         copy_requested(), folder_requested(), favorite_requested(), delete_requested()
+        start_from_requested(): use this image as the start image of the next run.
+        parent_requested(str): open the picture this one was made from (its path).
     """
 
     back_requested = Signal()
@@ -60,6 +62,8 @@ class ImageViewer(QWidget):
     folder_requested = Signal()
     favorite_requested = Signal()
     delete_requested = Signal()
+    start_from_requested = Signal()
+    parent_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,6 +164,14 @@ class ImageViewer(QWidget):
         reuse_row.addWidget(self.reuse_all_button, 2)
         reuse_row.addWidget(self.reuse_prompt_button, 1)
         reuse_row.addWidget(self.reuse_seed_button, 1)
+        self.start_from_button = QPushButton("Start from this")
+        self.start_from_button.setToolTip("Use this image as the start image: image-to-image, "
+                                          "inpainting, outpainting")
+        self.parent_button = QPushButton("")
+        self.parent_button.setObjectName("ParentButton")
+        self.parent_button.setToolTip("Open the picture this one was made from")
+        self.parent_button.hide()
+        self._parent = ""
 
         self.copy_button = QToolButton()
         self.copy_button.setIcon(icon("copy"))
@@ -192,6 +204,8 @@ class ImageViewer(QWidget):
         column.addLayout(tools)
         column.addSpacing(4)
         column.addLayout(reuse_row)
+        column.addWidget(self.start_from_button)
+        column.addWidget(self.parent_button)
         column.addSpacing(8)
         column.addWidget(section_label("Prompt"))
         column.addWidget(self.prompt_label)
@@ -220,6 +234,8 @@ class ImageViewer(QWidget):
         self.reuse_all_button.clicked.connect(self.reuse_all_requested)
         self.reuse_prompt_button.clicked.connect(self.reuse_prompt_requested)
         self.reuse_seed_button.clicked.connect(self.reuse_seed_requested)
+        self.start_from_button.clicked.connect(self.start_from_requested)
+        self.parent_button.clicked.connect(self._on_parent_clicked)
         self.copy_button.clicked.connect(self.copy_requested)
         self.folder_button.clicked.connect(self.folder_requested)
         self.favorite_button.clicked.connect(self._on_favorite_clicked)
@@ -264,6 +280,8 @@ class ImageViewer(QWidget):
             self.image_view.clear("Loading…")
         self.set_status(problem)
         self.set_favorite(favorite)
+        self._parent = ""
+        self.parent_button.hide()
         self._show_meta(meta)
 
     def set_full_image(self, path: Path, image: QImage) -> None:
@@ -334,6 +352,13 @@ class ImageViewer(QWidget):
         self.reuse_all_button.setEnabled(meta.request is not None)
         self.reuse_prompt_button.setEnabled(meta.prompt is not None)
         self.reuse_seed_button.setEnabled(meta.seed is not None)
+        self._parent = meta.request.start_image if meta.request is not None else ""
+        self.parent_button.setText(f"Made from {Path(self._parent).name}" if self._parent else "")
+        self.parent_button.setVisible(bool(self._parent))
+
+    def _on_parent_clicked(self) -> None:
+        if self._parent:
+            self.parent_requested.emit(self._parent)
 
     def event(self, event: QEvent) -> bool:
         # the viewer's keys win over window shortcuts (Esc also cancels a run elsewhere)

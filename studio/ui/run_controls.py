@@ -1,0 +1,27 @@
+"""Every control of a run as one: the parameters panel and the start-image panel make one
+request, and reuse sets both."""
+
+from __future__ import annotations
+
+from studio.engine.run.request import GenerationRequest
+from studio.ui.parameters import ParametersPanel
+from studio.ui.start_image import StartImagePanel
+
+
+class RunControls:
+    """What Generate and reuse read and set (ParameterControls for the gallery)."""
+
+    def __init__(self, parameters: ParametersPanel, start: StartImagePanel) -> None:
+        self.parameters = parameters
+        self.start = start
+
+    def request(self) -> GenerationRequest:
+        return self.parameters.request().replace(**self.start.fields())
+
+    def problems(self) -> list[str]:
+        found = self.parameters.problems()
+        return found + [p for p in self.request().problems() if p not in found]
+
+    def apply_request(self, request: GenerationRequest) -> None:
+        self.parameters.apply_request(request)
+        self.start.apply_request(request)
