@@ -15,7 +15,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from studio.config.atomic import TEMP_PREFIX
-from studio.ui.mask_canvas import MaskCanvas, MaskTool
+from studio.ui.mask_canvas import MaskCanvas
+from studio.ui.mask_document import MaskTool
 from studio.ui.mask_editor import MaskEditor, mask_path_beside, save_mask_png
 from studio.ui.mask_history import MaskHistory
 
@@ -112,7 +113,7 @@ def test_undo_and_redo_give_back_the_exact_masks(editor: MaskEditor) -> None:
     for expected in reversed(states[:-1]):
         assert editor.undo()
         assert np.array_equal(mask_array(editor), expected)
-    assert not editor.undo() and not canvas.can_undo()
+    assert not editor.undo() and not editor.document.can_undo()
     assert editor.is_empty()
     for expected in states[1:]:
         assert editor.redo()
@@ -122,7 +123,7 @@ def test_undo_and_redo_give_back_the_exact_masks(editor: MaskEditor) -> None:
     editor.undo()
     editor.undo()
     stroke(canvas, [(10, 10), (30, 10)])  # a new stroke forgets what could be redone
-    assert not canvas.can_redo()
+    assert not editor.document.can_redo()
     assert editor.undo()
     assert np.array_equal(mask_array(editor), states[1])
 
@@ -240,7 +241,7 @@ def test_the_middle_button_and_space_pan_without_painting(qtbot, editor: MaskEdi
     QTest.keyRelease(canvas, Qt.Key.Key_Space)
     moved = canvas.image_to_view(QPointF(0, 0)) - start
     assert (moved.x(), moved.y()) == (-20, 30)
-    assert editor.is_empty() and not canvas.can_undo(), "panning paints nothing"
+    assert editor.is_empty() and not editor.document.can_undo(), "panning paints nothing"
 
     stroke(canvas, [(100, 100), (110, 100)])  # with Space released the left button paints again
     assert not editor.is_empty()
@@ -264,14 +265,14 @@ def test_mask_changed_follows_each_edit_and_not_each_move(qtbot, editor: MaskEdi
     editor.clear()  # clearing an empty mask changes nothing
     editor.set_tool("eraser")
     stroke(canvas, [(10, 10), (100, 10)])  # nor does erasing where nothing is marked
-    assert len(seen) == 5 and not canvas.can_redo() and canvas.can_undo()
+    assert len(seen) == 5 and not editor.document.can_redo() and editor.document.can_undo()
 
 
 def test_the_soft_edge_blurs_the_exported_mask_and_the_overlay(qtbot, editor: MaskEditor) -> None:
     editor.set_brush_size(40)
     stroke(editor.canvas, [(100, 150), (300, 150)])
     sharp = mask_array(editor, raw=False)
-    assert sharp[150 - 26, 200] == 0 and editor.canvas.overlay_alpha(200, 150 - 26) == 0
+    assert sharp[150 - 26, 200] == 0 and editor.document.overlay.alpha(200, 150 - 26) == 0
     editor.toolbar.soft_edge.setValue(8)
     assert editor.soft_edge() == 8
     soft = mask_array(editor, raw=False)
@@ -280,14 +281,49 @@ def test_the_soft_edge_blurs_the_exported_mask_and_the_overlay(qtbot, editor: Ma
     assert 128 < soft[150 - 16, 200] < 255, "and softens inside its edge"
     assert soft[150, 200] > 245 and soft[20, 200] == 0
     # the overlay shows the same soft edge once the slider settles
-    qtbot.waitUntil(lambda: editor.canvas.overlay_alpha(200, 150 - 26) > 0, timeout=2000)
+    overlay = editor.document.overlay
+    qtbot.waitUntil(overlay.is_current, timeout=2000)
     for y in (150 - 30, 150 - 26, 150 - 20, 150 - 14, 150):
-        assert editor.canvas.overlay_alpha(200, y) == soft[y, 200]
-    # a stroke painted with the soft edge on shows it too, after the release
+        assert overlay.alpha(200, y) == soft[y, 200]
+    # a stroke painted with the soft edge on shows it too, soon after the release
     stroke(editor.canvas, [(60, 60), (60, 240)])
     soft = mask_array(editor, raw=False)
+    qtbot.waitUntil(overlay.is_current, timeout=2000)
     for x in (60 - 30, 60 - 24, 60 - 18, 60):
-        assert editor.canvas.overlay_alpha(x, 100) == soft[100, x]
+        assert overlay.alpha(x, 100) == soft[100, x]
+
+
+def test_a_soft_edge_on_a_2048_picture_is_blurred_in_between_events(qtbot, editor: MaskEditor) -> None:
+    editor.set_image(picture(2048, 2048))
+    editor.set_soft_edge(8)
+    overlay = editor.document.overlay
+    qtbot.waitUntil(overlay.is_current, timeout=2000)
+    editor.set_brush_size(80)
+    stroke(editor.canvas, [(100, 1000), (1900, 1000), (1900, 1900)], steps=20)
+    assert not overlay.is_current(), "the release leaves the blur to later event-loop passes"
+    assert overlay.alpha(1000, 1000) == 255 and overlay.alpha(1000, 1000 - 44) == 0, "the raw stroke shows"
+    qtbot.waitUntil(overlay.is_current, timeout=5000)
+    soft = mask_array(editor, raw=False)
+    for y in (1000 - 52, 1000 - 44, 1000 - 36, 1000):
+        assert overlay.alpha(1000, y) == soft[y, 1000]
+    assert 0 < overlay.alpha(1000, 1000 - 44) < 128
+
+
+def test_undo_while_painting_takes_back_the_stroke_in_progress(editor: MaskEditor) -> None:
+    canvas = editor.canvas
+    editor.set_brush_size(12)
+    stroke(canvas, [(50, 50), (150, 50)])
+    first = mask_array(editor).copy()
+    QTest.mousePress(canvas, LEFT, NO_MODIFIER, at(canvas, 50, 200))
+    QTest.mouseMove(canvas, at(canvas, 150, 200))
+    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(mask_array(editor), first)
+    QTest.mouseMove(canvas, at(canvas, 250, 200))  # the button is still down: nothing more is painted
+    QTest.mouseRelease(canvas, LEFT, NO_MODIFIER, at(canvas, 250, 200))
+    assert np.array_equal(mask_array(editor), first)
+    assert editor.document.can_redo()
+    editor.redo()
+    assert mask_array(editor)[200, 100] == 255 and mask_array(editor)[200, 200] == 0
 
 
 def test_set_mask_replaces_the_mask_and_starts_the_history_again(editor: MaskEditor) -> None:
@@ -297,7 +333,7 @@ def test_set_mask_replaces_the_mask_and_starts_the_history_again(editor: MaskEdi
     marked[200, 10] = 77
     editor.set_mask(Image.fromarray(marked, "L"))
     assert np.array_equal(mask_array(editor), marked)
-    assert not editor.canvas.can_undo()
+    assert not editor.document.can_undo()
     editor.set_mask(Image.fromarray(marked, "L").resize((200, 150), Image.Resampling.NEAREST))
     assert mask_array(editor).shape == (300, 400) and mask_array(editor)[75, 230] == 255
     editor.set_mask(None)
@@ -323,8 +359,8 @@ def test_a_2048_picture_paints_with_bounded_history(editor: MaskEditor) -> None:
         assert (mask[y + 40 : y + 50, :] == 0).all()
     # twenty strokes keep twenty strips, not twenty copies of the 4 MiB mask
     strip = 2 * 1700 * 70  # before and after of a 1,700 x 70 pixel rectangle
-    assert canvas.history_bytes() <= 20 * strip
-    assert canvas.history_bytes() < 2 * 2048 * 2048
+    assert editor.document.history_bytes() <= 20 * strip
+    assert editor.document.history_bytes() < 2 * 2048 * 2048
     for _ in range(20):
         assert editor.undo()
     assert editor.is_empty()

@@ -1,20 +1,14 @@
-"""The mask canvas: a picture with the inpainting mask painted over it, zoomed and panned.
+"""The mask canvas: the picture with its mask over it, zoomed and panned, painted with the pointer.
 
-The mask is a QImage in Format_Alpha8 at the picture's size (255 repaint, 0 keep). A stroke is
-painted into it with QPainter as round-capped line segments between mouse positions, and only
-the touched rectangle is recoloured into the overlay and repainted on screen, so painting costs
-the same on a 2048x2048 picture as on a small one.
+Only what changed is repainted: a brush segment's rectangle and the outline's old and new places.
+The picture is kept in halved copies, so a zoomed-out view draws from one that is about the size
+on screen instead of filtering 2048x2048 pixels.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
-
-from PIL import Image, ImageFilter
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal, Slot
+from PIL import Image
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QFocusEvent,
@@ -31,21 +25,14 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from studio.ui import theme
-from studio.ui.mask_history import MaskHistory
+from studio.ui.mask_document import MaskDocument, MaskTool
 
-OVERLAY_COLOR = "#ff3d71"  # a warm rose: reads over skin, sky and foliage, unlike the violet accent
-OVERLAY_OPACITY = 0.5
+OVERLAY_OPACITY = 0.55
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 WHEEL_STEP = 1.2  # zoom factor per wheel notch
 FIT_MARGIN = 16
 MIN_SIZE, MAX_SIZE = 1, 1024
-MAX_SOFT_EDGE = 128
 SMALLEST_LEVEL = 256  # the picture is kept halved down to about this size, for clean zoomed-out views
-
-
-class MaskTool(str, Enum):
-    BRUSH = "brush"
-    ERASER = "eraser"
 
 
 def picture_from_pil(image: Image.Image | QImage) -> QImage:
@@ -58,50 +45,20 @@ def picture_from_pil(image: Image.Image | QImage) -> QImage:
     return wrapped.convertToFormat(QImage.Format.Format_RGB32)  # a copy: `data` may go
 
 
-def alpha_from_pil(mask: Image.Image) -> QImage:
-    """A Format_Alpha8 copy of an "L" image (its values become the alpha)."""
-    data = mask.tobytes()
-    return QImage(data, mask.width, mask.height, mask.width, QImage.Format.Format_Alpha8).copy()
-
-
-def pil_from_alpha(mask: QImage) -> Image.Image:
-    """An "L" image with the alpha bytes of a Format_Alpha8 image."""
-    size = (mask.width(), mask.height())
-    return Image.frombytes("L", size, bytes(mask.constBits()), "raw", "L", mask.bytesPerLine())
-
-
-def blur_reach(radius: int) -> int:
-    """How far (in pixels) Pillow's Gaussian blur of `radius` carries a change; 0 without blur."""
-    return 0 if radius <= 0 else math.ceil(3 * radius) + 4
-
-
-@dataclass
-class _Stroke:
-    before: QImage  # the whole mask as it was at the press; cropped to `rect` at the release
-    last: QPointF
-    rect: QRect
-
-
 class MaskCanvas(QWidget):
-    """Shows the picture with the mask over it in a translucent colour, and paints the mask.
+    """Shows the picture with the mask over it in a translucent colour; `document` holds the mask.
 
     Left button paints with the current tool; the middle button, or Space held with the left
     button, pans; the wheel zooms around the cursor. Each stroke is one undo step.
 
     Signals:
-        maskChanged(): after a stroke, undo, redo, clear, invert, or a new mask or picture.
-        historyChanged(): what undo and redo can do changed.
         toolChanged(str): the tool ("brush" or "eraser").
         brushSizeChanged(int): the brush diameter, in picture pixels.
-        softEdgeChanged(int): the blur radius of the exported mask, in picture pixels.
         zoomChanged(float): screen pixels per picture pixel.
     """
 
-    maskChanged = Signal()
-    historyChanged = Signal()
     toolChanged = Signal(str)
     brushSizeChanged = Signal(int)
-    softEdgeChanged = Signal(int)
     zoomChanged = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -112,27 +69,17 @@ class MaskCanvas(QWidget):
         self.setMinimumSize(240, 200)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)  # the brush outline follows the cursor without a button held
+        self.document = MaskDocument(self)
+        self.document.regionChanged.connect(self._on_region_changed)
         self._levels: list[QImage] = []  # the picture, then halved copies
-        self._mask = QImage()
-        self._overlay = QImage()
-        self._color = QColor(OVERLAY_COLOR)
-        self._history = MaskHistory()
         self._tool = MaskTool.BRUSH
         self._size = 40
-        self._soft_edge = 0
         self._scale = 1.0
         self._offset = QPointF(0, 0)
         self._fitted = True  # follow the widget's size until the artist zooms or pans
-        self._stroke: _Stroke | None = None
         self._pan_from: QPointF | None = None
         self._space_held = False
         self._hover: QPointF | None = None
-        self._empty: bool | None = True  # cached answer of is_empty(); None when unknown
-        # a soft-edge slider sends many values: the whole overlay is re-blurred once they settle
-        self._reblur = QTimer(self)
-        self._reblur.setSingleShot(True)
-        self._reblur.setInterval(40)
-        self._reblur.timeout.connect(self._on_reblur)
         self._update_cursor_shape()
 
     # -- content ---------------------------------------------------------------------
@@ -142,7 +89,7 @@ class MaskCanvas(QWidget):
         picture = picture_from_pil(image)
         if picture.isNull():
             raise ValueError("The picture is empty.")
-        self._cancel_gestures()
+        self._pan_from = None
         levels = [picture]
         while min(levels[-1].width(), levels[-1].height()) > 2 * SMALLEST_LEVEL:
             last = levels[-1]
@@ -155,64 +102,15 @@ class MaskCanvas(QWidget):
                 )
             )
         self._levels = levels
-        self._mask = QImage(picture.size(), QImage.Format.Format_Alpha8)
-        self._mask.fill(0)
-        self._overlay = QImage(picture.size(), QImage.Format.Format_ARGB32_Premultiplied)
-        self._overlay.fill(0)
-        self._empty = True
-        self._history.clear()
         self.fit_to_view()
-        self.historyChanged.emit()
-        self.maskChanged.emit()
-
-    def set_mask(self, mask: Image.Image | None) -> None:
-        """Replace the mask (None: an empty one); a mask of another size is scaled to the picture's.
-        This is a new starting point: the undo history starts again."""
-        self._require_picture()
-        self._cancel_gestures()
-        if mask is None:
-            self._mask.fill(0)
-            self._empty = True
-        else:
-            grey = mask.convert("L")
-            size = (self._mask.width(), self._mask.height())
-            if grey.size != size:
-                grey = grey.resize(size, Image.Resampling.BILINEAR)
-            self._mask = alpha_from_pil(grey)
-            self._empty = None
-        self._history.clear()
-        self._refresh_overlay(self._mask.rect())
+        self.document.reset(picture.size())
         self.update()
-        self.historyChanged.emit()
-        self.maskChanged.emit()
 
     def has_image(self) -> bool:
         return bool(self._levels)
 
     def image_size(self) -> QSize:
         return self._levels[0].size() if self._levels else QSize()
-
-    def raw_mask_image(self) -> Image.Image:
-        """The mask as painted: an "L" image of the picture's size, 255 repaint, 0 keep."""
-        self._require_picture()
-        return pil_from_alpha(self._mask)
-
-    def mask_image(self) -> Image.Image:
-        """The mask to inpaint with: the raw mask blurred by the soft edge (when above 0)."""
-        raw = self.raw_mask_image()
-        return raw.filter(ImageFilter.GaussianBlur(self._soft_edge)) if self._soft_edge else raw
-
-    def is_empty(self) -> bool:
-        """True when nothing is marked for repainting (also when there is no picture)."""
-        if not self._levels:
-            return True
-        if self._empty is None:
-            self._empty = self.raw_mask_image().getbbox() is None
-        return self._empty
-
-    def overlay_alpha(self, x: int, y: int) -> int:
-        """The overlay's opacity (0-255) at a picture pixel: what the artist sees marked there."""
-        return self._overlay.pixelColor(x, y).alpha()
 
     # -- tools -----------------------------------------------------------------------
 
@@ -238,178 +136,9 @@ class MaskCanvas(QWidget):
             self._update_cursor_shape()
             self.brushSizeChanged.emit(size)
 
-    def soft_edge(self) -> int:
-        return self._soft_edge
-
-    def set_soft_edge(self, radius: float) -> None:
-        """Blur the exported mask's edge by `radius` picture pixels; the overlay shows it too."""
-        radius = max(0, min(MAX_SOFT_EDGE, round(radius)))
-        if radius != self._soft_edge:
-            self._soft_edge = radius
-            if self._levels:
-                self._reblur.start()
-            self.softEdgeChanged.emit(radius)
-
-    # -- edits -----------------------------------------------------------------------
-
-    def can_undo(self) -> bool:
-        return self._history.can_undo()
-
-    def can_redo(self) -> bool:
-        return self._history.can_redo()
-
-    def history_bytes(self) -> int:
-        """Memory held by the undo history, in bytes."""
-        return self._history.bytes_used()
-
-    def undo(self) -> bool:
-        step = self._history.undo()
-        if step is None:
-            return False
-        self._put_patch(step.rect, step.before)
-        return True
-
-    def redo(self) -> bool:
-        step = self._history.redo()
-        if step is None:
-            return False
-        self._put_patch(step.rect, step.after)
-        return True
-
-    def clear_mask(self) -> None:
-        """Mark nothing for repainting (one undo step)."""
-        if self._levels and not self.is_empty():
-            self._whole_mask_edit(lambda mask: mask.fill(0))
-            self._empty = True
-
-    def invert_mask(self) -> None:
-        """Swap what is repainted and what is kept (one undo step)."""
-        if self._levels:
-            self._whole_mask_edit(lambda mask: mask.invertPixels(QImage.InvertMode.InvertRgba))
-            self._empty = None
-
-    def _whole_mask_edit(self, edit: Callable[[QImage], None]) -> None:
-        self._cancel_gestures()
-        before = self._mask.copy()
-        edit(self._mask)
-        self._history.push(self._mask.rect(), before, self._mask.copy())
-        self._refresh_overlay(self._mask.rect())
-        self.update()
-        self.historyChanged.emit()
-        self.maskChanged.emit()
-
-    def _put_patch(self, rect: QRect, patch: QImage) -> None:
-        self._cancel_gestures()
-        painter = QPainter(self._mask)
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        painter.drawImage(rect.topLeft(), patch)
-        painter.end()
-        self._empty = None
-        touched = self._reach(rect)
-        self._refresh_overlay(touched)
-        self.update(self._view_rect(touched))
-        self.historyChanged.emit()
-        self.maskChanged.emit()
-
-    # -- strokes ---------------------------------------------------------------------
-
-    def _begin_stroke(self, point: QPointF) -> None:
-        self._stroke = _Stroke(before=self._mask.copy(), last=point, rect=QRect())
-        self._paint_segment(point, point)
-
-    def _continue_stroke(self, point: QPointF) -> None:
-        stroke = self._stroke
-        assert stroke is not None
-        delta = point - stroke.last
-        if delta.x() * delta.x() + delta.y() * delta.y() < 0.25:
-            return  # under half a pixel: repainting the same spot would only harden the edge
-        self._paint_segment(stroke.last, point)
-        stroke.last = point
-
-    def _end_stroke(self) -> None:
-        stroke, self._stroke = self._stroke, None
-        if stroke is None or stroke.rect.isEmpty():
-            return
-        before = stroke.before.copy(stroke.rect)
-        after = self._mask.copy(stroke.rect)
-        if before == after:
-            return  # erasing where nothing was marked: no step, no change
-        self._history.push(stroke.rect, before, after)
-        self._empty = None
-        if self._soft_edge:
-            touched = self._reach(stroke.rect)
-            self._refresh_overlay(touched)
-            self.update(self._view_rect(touched))
-        self.historyChanged.emit()
-        self.maskChanged.emit()
-
-    def _paint_segment(self, start: QPointF, end: QPointF) -> None:
-        stroke = self._stroke
-        assert stroke is not None
-        painter = QPainter(self._mask)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if self._tool is MaskTool.ERASER:
-            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
-        pen = QPen(QColor(0, 0, 0, 255), self._size)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-        painter.setPen(pen)
-        if start == end:
-            painter.drawPoint(end)  # a round-capped point: one dab of the brush
-        else:
-            painter.drawLine(start, end)
-        painter.end()
-        reach = self._size / 2 + 2
-        box = QRectF(start, end).normalized().adjusted(-reach, -reach, reach, reach)
-        dirty = box.toAlignedRect() & self._mask.rect()
-        if dirty.isEmpty():
-            return
-        stroke.rect = stroke.rect | dirty
-        # while the button is down the overlay shows the raw stroke; the soft edge follows on release
-        self._compose_overlay(dirty, self._mask, dirty)
-        self.update(self._view_rect(dirty))
-
-    def _cancel_gestures(self) -> None:
-        """End a stroke (keeping what was painted as one step) or a pan in progress."""
-        if self._stroke is not None:
-            self._end_stroke()
-        self._pan_from = None
-        self._update_cursor_shape()
-
-    # -- overlay ---------------------------------------------------------------------
-
-    def _reach(self, rect: QRect) -> QRect:
-        """`rect` grown by how far the soft edge spreads a change, within the picture."""
-        grow = blur_reach(self._soft_edge)
-        return rect.adjusted(-grow, -grow, grow, grow) & self._mask.rect()
-
-    def _refresh_overlay(self, rect: QRect) -> None:
-        """Recolour the overlay inside `rect` from the mask, blurred when there is a soft edge."""
-        if rect.isEmpty():
-            return
-        if not self._soft_edge:
-            self._compose_overlay(rect, self._mask, rect)
-            return
-        grow = blur_reach(self._soft_edge)
-        outer = rect.adjusted(-grow, -grow, grow, grow) & self._mask.rect()
-        blurred = pil_from_alpha(self._mask.copy(outer)).filter(ImageFilter.GaussianBlur(self._soft_edge))
-        left, top = rect.x() - outer.x(), rect.y() - outer.y()
-        inner = blurred.crop((left, top, left + rect.width(), top + rect.height()))
-        self._compose_overlay(rect, alpha_from_pil(inner), QRect(0, 0, rect.width(), rect.height()))
-
-    def _compose_overlay(self, rect: QRect, alpha: QImage, source: QRect) -> None:
-        painter = QPainter(self._overlay)
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        painter.fillRect(rect, self._color)
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
-        painter.drawImage(rect.topLeft(), alpha, source)
-        painter.end()
-
-    @Slot()
-    def _on_reblur(self) -> None:
-        if self._levels:
-            self._refresh_overlay(self._mask.rect())
-            self.update()
+    @Slot(QRect)
+    def _on_region_changed(self, rect: QRect) -> None:
+        self.update(self._view_rect(rect))
 
     # -- view ------------------------------------------------------------------------
 
@@ -470,6 +199,8 @@ class MaskCanvas(QWidget):
         self._offset = QPointF(x, y)
 
     def _view_changed(self) -> None:
+        shown = QRectF(self.view_to_image(QPointF(0, 0)), QSize(self.width(), self.height()) / self._scale)
+        self.document.overlay.set_visible(shown.toAlignedRect())
         self._update_cursor_shape()
         self.update()
         self.zoomChanged.emit(self._scale)
@@ -507,7 +238,7 @@ class MaskCanvas(QWidget):
         level = self._level_for(self._scale)
         painter.drawImage(area, level, QRectF(level.rect()))
         painter.setOpacity(OVERLAY_OPACITY)
-        painter.drawImage(area, self._overlay, area)
+        painter.drawImage(area, self.document.overlay.image(), area)
         painter.restore()
         frame = QRectF(self.image_to_view(QPointF(0, 0)), area.size() * self._scale)
         painter.setPen(QColor(theme.FRAME))
@@ -552,14 +283,14 @@ class MaskCanvas(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         button = event.button()
-        if not self._levels or self._stroke is not None or self._pan_from is not None:
+        if not self._levels or self.document.stroking() or self._pan_from is not None:
             super().mousePressEvent(event)
         elif button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
             self._pan_from = event.position()
             self._update_cursor_shape()
             self._update_hover()
         elif button == Qt.MouseButton.LeftButton:
-            self._begin_stroke(self._picture_point(event))
+            self.document.begin_stroke(self._picture_point(event), self._tool, self._size)
         else:
             super().mousePressEvent(event)
 
@@ -572,8 +303,11 @@ class MaskCanvas(QWidget):
             delta = position - self._pan_from
             self._pan_from = position
             self._pan_by(delta)
-        elif self._stroke is not None:
-            self._continue_stroke(self._picture_point(event))
+        elif self.document.stroking():
+            if event.buttons() & Qt.MouseButton.LeftButton:
+                self.document.extend_stroke(self._picture_point(event))
+            else:  # the release went elsewhere (a grab taken away): the stroke is over
+                self.document.end_stroke()
         self.update(self._outline_rect(position))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -582,9 +316,9 @@ class MaskCanvas(QWidget):
             self._pan_from = None
             self._update_cursor_shape()
             self._update_hover()
-        elif self._stroke is not None and button == Qt.MouseButton.LeftButton:
-            self._continue_stroke(self._picture_point(event))
-            self._end_stroke()
+        elif self.document.stroking() and button == Qt.MouseButton.LeftButton:
+            self.document.extend_stroke(self._picture_point(event))
+            self.document.end_stroke()
         else:
             super().mouseReleaseEvent(event)
 
@@ -649,7 +383,3 @@ class MaskCanvas(QWidget):
         else:
             shape = Qt.CursorShape.CrossCursor
         self.setCursor(shape)
-
-    def _require_picture(self) -> None:
-        if not self._levels:
-            raise RuntimeError("The mask canvas has no picture: call set_image first.")

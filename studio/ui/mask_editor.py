@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QButtonGroup, QFrame, QHBoxLayout, QToolButton, QV
 
 from studio.config.atomic import write_atomic
 from studio.library.store import PNG_COMPRESS_LEVEL
-from studio.ui.mask_canvas import MAX_SIZE, MAX_SOFT_EDGE, MIN_SIZE, MaskCanvas, MaskTool
+from studio.ui.mask_canvas import MAX_SIZE, MIN_SIZE, MaskCanvas
+from studio.ui.mask_document import MAX_SOFT_EDGE, MaskTool
 from studio.ui.theme import DIM
 from studio.ui.widgets import SlidingSpinBox, plain_label
 
@@ -146,6 +147,7 @@ class MaskEditor(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.setStyleSheet(MASK_STYLE)
         self.canvas = MaskCanvas()
+        self.document = self.canvas.document
         self.toolbar = MaskToolbar()
         self.size_label = plain_label("", "MaskHint")
         footer = QWidget()
@@ -171,26 +173,25 @@ class MaskEditor(QWidget):
         self.setFocusProxy(self.canvas)
         self._connect()
         self.toolbar.size.setValue(self.canvas.brush_size())
-        self.toolbar.soft_edge.setValue(self.canvas.soft_edge())
+        self.toolbar.soft_edge.setValue(self.document.soft_edge())
         self._on_history_changed()
 
     def _connect(self) -> None:
-        bar, canvas = self.toolbar, self.canvas
+        bar, canvas, document = self.toolbar, self.canvas, self.document
         bar.brush_button.clicked.connect(self._on_brush_clicked)
         bar.eraser_button.clicked.connect(self._on_eraser_clicked)
         bar.size.valueChanged.connect(self._on_size_edited)
         bar.soft_edge.valueChanged.connect(self._on_soft_edge_edited)
-        bar.invert_button.clicked.connect(canvas.invert_mask)
-        bar.clear_button.clicked.connect(canvas.clear_mask)
-        bar.undo_button.clicked.connect(canvas.undo)
-        bar.redo_button.clicked.connect(canvas.redo)
+        bar.invert_button.clicked.connect(document.invert)
+        bar.clear_button.clicked.connect(document.clear)
+        bar.undo_button.clicked.connect(document.undo)
+        bar.redo_button.clicked.connect(document.redo)
         bar.fit_button.clicked.connect(canvas.fit_to_view)
         bar.actual_button.clicked.connect(canvas.actual_size)
-        canvas.maskChanged.connect(self.maskChanged)
-        canvas.historyChanged.connect(self._on_history_changed)
+        document.maskChanged.connect(self.maskChanged)
+        document.historyChanged.connect(self._on_history_changed)
         canvas.toolChanged.connect(self._on_tool_changed)
         canvas.brushSizeChanged.connect(self._on_size_changed)
-        canvas.softEdgeChanged.connect(self._on_soft_edge_changed)
         canvas.zoomChanged.connect(self._on_zoom_changed)
 
     # -- the picture and its mask ------------------------------------------------------
@@ -203,18 +204,18 @@ class MaskEditor(QWidget):
 
     def set_mask(self, mask: Image.Image | None) -> None:
         """Replace the mask ("L", 255 repaint; None: empty); the undo history starts again."""
-        self.canvas.set_mask(mask)
+        self.document.set_mask(mask)
 
     def mask_image(self) -> Image.Image:
         """The mask to inpaint with ("L", the picture's size, 255 repaint), soft edge applied."""
-        return self.canvas.mask_image()
+        return self.document.image()
 
     def raw_mask_image(self) -> Image.Image:
         """The mask as painted, without the soft edge."""
-        return self.canvas.raw_mask_image()
+        return self.document.raw_image()
 
     def is_empty(self) -> bool:
-        return self.canvas.is_empty()
+        return self.document.is_empty()
 
     def save_mask(self, beside: Path) -> Path:
         """Save `mask_image()` next to `beside` (photo.png -> photo.mask.png); raises SaveError."""
@@ -235,22 +236,23 @@ class MaskEditor(QWidget):
         self.canvas.set_brush_size(size)
 
     def soft_edge(self) -> int:
-        return self.canvas.soft_edge()
+        return self.document.soft_edge()
 
     def set_soft_edge(self, radius: float) -> None:
-        self.canvas.set_soft_edge(radius)
+        """Blur the exported mask's edge by `radius` picture pixels (0-128); the overlay shows it."""
+        self.toolbar.soft_edge.setValue(self.document.set_soft_edge(radius))
 
     def undo(self) -> bool:
-        return self.canvas.undo()
+        return self.document.undo()
 
     def redo(self) -> bool:
-        return self.canvas.redo()
+        return self.document.redo()
 
     def clear(self) -> None:
-        self.canvas.clear_mask()
+        self.document.clear()
 
     def invert(self) -> None:
-        self.canvas.invert_mask()
+        self.document.invert()
 
     def fit_to_view(self) -> None:
         self.canvas.fit_to_view()
@@ -301,13 +303,13 @@ class MaskEditor(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         action = self._key_action(event)
-        canvas = self.canvas
+        canvas, document = self.canvas, self.document
         size = canvas.brush_size()
         match action:
             case "undo":
-                canvas.undo()
+                document.undo()
             case "redo":
-                canvas.redo()
+                document.redo()
             case "brush":
                 canvas.set_tool(MaskTool.BRUSH)
             case "eraser":
@@ -319,9 +321,9 @@ class MaskEditor(QWidget):
             case "larger":
                 canvas.set_brush_size(max(size + 1, round(size * SIZE_STEP)))
             case "invert":
-                canvas.invert_mask()
+                document.invert()
             case "clear":
-                canvas.clear_mask()
+                document.clear()
             case "fit":
                 canvas.fit_to_view()
             case "actual":
@@ -345,7 +347,7 @@ class MaskEditor(QWidget):
 
     @Slot(float)
     def _on_soft_edge_edited(self, value: float) -> None:
-        self.canvas.set_soft_edge(round(value))
+        self.document.set_soft_edge(value)
 
     @Slot(str)
     def _on_tool_changed(self, tool: str) -> None:
@@ -356,18 +358,14 @@ class MaskEditor(QWidget):
     def _on_size_changed(self, size: int) -> None:
         self.toolbar.size.setValue(size)
 
-    @Slot(int)
-    def _on_soft_edge_changed(self, radius: int) -> None:
-        self.toolbar.soft_edge.setValue(radius)
-
     @Slot(float)
     def _on_zoom_changed(self, scale: float) -> None:
         self.toolbar.zoom_label.setText(f"{scale * 100:.0f}%")
 
     @Slot()
     def _on_history_changed(self) -> None:
-        bar, canvas = self.toolbar, self.canvas
-        bar.undo_button.setEnabled(canvas.can_undo())
-        bar.redo_button.setEnabled(canvas.can_redo())
+        bar, document = self.toolbar, self.document
+        bar.undo_button.setEnabled(document.can_undo())
+        bar.redo_button.setEnabled(document.can_redo())
         for button in (bar.invert_button, bar.clear_button, bar.fit_button, bar.actual_button):
-            button.setEnabled(canvas.has_image())
+            button.setEnabled(not document.is_null())
