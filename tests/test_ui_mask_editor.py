@@ -38,8 +38,8 @@ def editor(qtbot) -> MaskEditor:  # type: ignore[no-untyped-def]
     widget = MaskEditor()
     qtbot.addWidget(widget)
     widget.resize(900, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
+    with qtbot.waitExposed(widget):
+        widget.show()
     widget.set_image(picture())
     return widget
 
@@ -446,3 +446,45 @@ def test_an_editor_without_a_picture_says_so(qtbot) -> None:
         widget.mask_image()
     with pytest.raises(RuntimeError):
         widget.set_mask(None)
+
+
+def test_the_editor_keys_win_over_the_window_shortcuts(qtbot) -> None:
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    fired: list[str] = []
+    for keys in ("Ctrl+Z", "B", "Delete"):
+        action = QAction(keys, window)
+        action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(lambda _checked=False, keys=keys: fired.append(keys))
+        window.addAction(action)
+    editor = MaskEditor()
+    other = QPushButton("Elsewhere")
+    column = QVBoxLayout(window)
+    column.addWidget(editor)
+    column.addWidget(other)
+    window.resize(800, 600)
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+    editor.set_image(picture())
+    editor.setFocus()
+    assert editor.canvas.hasFocus(), "the editor hands its focus to the canvas"
+    editor.set_tool("eraser")
+    stroke(editor.canvas, [(100, 100), (200, 100)])  # erases nothing: not a step
+    editor.set_tool("brush")
+    stroke(editor.canvas, [(100, 100), (200, 100)])
+    editor.set_tool("eraser")
+    QTest.keyClick(editor.canvas, Qt.Key.Key_B)
+    QTest.keyClick(editor.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert fired == [] and editor.tool() is MaskTool.BRUSH and editor.is_empty()
+    QTest.keyClick(editor.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(editor.canvas, Qt.Key.Key_Delete)
+    assert fired == [] and editor.is_empty() and editor.document.can_undo()
+    other.setFocus()  # elsewhere in the window the same keys reach the window's shortcuts
+    QTest.keyClick(other, Qt.Key.Key_Delete)
+    QTest.keyClick(other, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert fired == ["Delete", "Ctrl+Z"]
+    assert editor.document.can_undo() and editor.is_empty(), "and leave the mask alone"
