@@ -3,7 +3,8 @@
     python bench/bench_mask_paint.py            # prints a table, writes bench/mask_paint.json
     python bench/bench_mask_paint.py --quick
 
-The editor runs in an offscreen window (1280x800) with the picture fitted to the view. Each
+The editor runs in an offscreen window (1280x800) with the picture fitted to the view, and for
+2048x2048 also zoomed to 400%. Each
 mouse move is a real QMouseEvent sent to the canvas with the left button held; its latency runs
 from sending the event to the end of the repaint it caused: `processEvents()` delivers the
 canvas's update request, which paints only the dirty region, as on screen. The brush covers the
@@ -34,6 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 OUTPUT = HERE / "mask_paint.json"
 WINDOW = (1280, 800)
 SIZES = (512, 2048)
+ZOOMED = 4.0  # a close-up: the same brush is four times as large on screen
 TARGET_P99_MS = 16.0  # one frame at 60 Hz; see shared/BENCHMARKS.md, "mask painting"
 
 
@@ -64,6 +66,9 @@ def run(args: argparse.Namespace | None) -> dict[str, Any]:
                     rows.append({"size": size, "repeat": repeat, "mode": "full" if full else "dirty", **result})
                 soft = _stroke(app, editor, picture, moves=moves, soft_edge=8, full=False)
                 rows.append({"size": size, "repeat": repeat, "mode": "dirty+soft8", **soft})
+                if size == SIZES[-1]:
+                    zoomed = _stroke(app, editor, picture, moves=moves, soft_edge=0, full=False, zoom=ZOOMED)
+                    rows.append({"size": size, "repeat": repeat, "mode": f"dirty@{ZOOMED:g}x", **zoomed})
     finally:
         editor.close()
         editor.deleteLater()
@@ -89,30 +94,34 @@ def _picture(size: int) -> Any:
     return Image.fromarray(rgb.astype(np.uint8), "RGB")
 
 
-def _stroke(app: Any, editor: Any, picture: Any, *, moves: int, soft_edge: int, full: bool) -> dict[str, Any]:
-    """Paint one wavy stroke across a fresh mask; per-move latencies and press/release times."""
-    from PySide6.QtCore import QEvent, QPointF, Qt
+def _stroke(
+    app: Any, editor: Any, picture: Any, *, moves: int, soft_edge: int, full: bool, zoom: float | None = None
+) -> dict[str, Any]:
+    """Paint one wavy stroke across the visible part of a fresh mask (fitted, or at `zoom`
+    around the picture's centre); per-move latencies and press/release times."""
+    from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
     from PySide6.QtGui import QMouseEvent
 
     canvas = editor.canvas
     editor.set_image(picture)
     editor.set_soft_edge(soft_edge)
     editor.set_brush_size(max(1, round(picture.width * 0.05)))
+    if zoom is not None:
+        canvas.set_zoom(zoom)
     _settle(app)
     _pump_until(app, editor.document.overlay.is_current)
     paints = _paint_counter(canvas)
-    width = picture.width
+    shown = QRectF(canvas.image_to_view(QPointF(0, 0)), canvas.image_to_view(QPointF(picture.width, picture.height)))
+    shown = shown & QRectF(canvas.rect())
 
     def at(i: int) -> QPointF:
         t = i / moves
-        point = QPointF(width * (0.1 + 0.8 * t), width * (0.5 + 0.3 * math.sin(6 * math.pi * t)))
-        return canvas.image_to_view(point)
+        wave = math.sin(6 * math.pi * t)
+        return QPointF(shown.left() + shown.width() * (0.1 + 0.8 * t), shown.center().y() + 0.3 * shown.height() * wave)
 
     def send(kind: QEvent.Type, point: QPointF, button: Qt.MouseButton) -> float:
         held = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else Qt.MouseButton.LeftButton
-        event = QMouseEvent(
-            kind, point, canvas.mapToGlobal(point), button, held, Qt.KeyboardModifier.NoModifier
-        )
+        event = QMouseEvent(kind, point, canvas.mapToGlobal(point), button, held, Qt.KeyboardModifier.NoModifier)
         started = time.perf_counter()
         app.sendEvent(canvas, event)
         if full:
@@ -200,7 +209,8 @@ def _median(rows: list[dict[str, Any]], size: int, mode: str, key: str) -> float
 
 def _figures(rows: list[dict[str, Any]], moves: int, repeats: int) -> dict[str, Any]:
     small, large = SIZES
-    note = f"{moves} moves per stroke, median of {repeats} strokes, {WINDOW[0]}x{WINDOW[1]} offscreen, fitted"
+    where = f"{moves} moves per stroke, median of {repeats} strokes, {WINDOW[0]}x{WINDOW[1]} offscreen"
+    note = f"{where}, fitted"
     figures: dict[str, Any] = {}
     for size in SIZES:
         for q in ("p50", "p95", "p99"):
@@ -213,6 +223,12 @@ def _figures(rows: list[dict[str, Any]], moves: int, repeats: int) -> dict[str, 
         figures[f"mask_paint_{q}_ratio_{large}_to_{small}"] = _figure(
             ratio, None, "x", f"move latency {q}, {large}x{large} over {small}x{small} (16x the pixels)"
         )
+    figures[f"mask_paint_{large}_zoomed_move_p99_ms"] = _figure(
+        _median(rows, large, f"dirty@{ZOOMED:g}x", "p99_ms"),
+        TARGET_P99_MS,
+        "ms",
+        f"at {ZOOMED:g}x zoom, the brush {round(large * 0.05 * ZOOMED)} screen pixels across; {where}",
+    )
     figures[f"mask_paint_{large}_full_repaint_p50_ms"] = _figure(
         _median(rows, large, "full", "p50_ms"), None, "ms", f"whole canvas repainted after every move; {note}"
     )
