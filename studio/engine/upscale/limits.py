@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from studio.config.shown import shown
 from studio.engine.run.request import FieldProblem, InvalidRequest
 
 SCALE_RANGE = (1.0, 8.0)
@@ -20,7 +21,8 @@ def output_size(width: int, height: int, scale: float) -> tuple[int, int]:
 def check_scale(scale: float) -> None:
     low, high = SCALE_RANGE
     if not isinstance(scale, (int, float)) or not math.isfinite(scale) or not low <= scale <= high:
-        raise InvalidRequest([FieldProblem("scale", f"The scale must be from {low:g} to {high:g}, not {scale!r}.")])
+        given = f"{scale:g}" if isinstance(scale, (int, float)) else shown(scale)
+        raise InvalidRequest([FieldProblem("scale", f"The scale must be from {low:g} to {high:g}, not {given}.")])
 
 
 def check_tile(tile: int | None) -> None:

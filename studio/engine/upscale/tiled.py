@@ -39,7 +39,7 @@ def run_tiled(
     import numpy as np
     import torch
 
-    channels, height, width = pixels.shape
+    _, height, width = pixels.shape
     plan = plan_tiles(width, height, tile)
     total = len(plan)
     device = descriptor.device
