@@ -55,7 +55,8 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
     for mode in MODES:
         if mode != "untiled":
             figures[f"{mode}_vs_untiled_time"] = _figure(
-                seconds[mode] / seconds["untiled"], "ratio", "lower", "time against one tile (overlaps add work; small tiles stay in cache)"
+                seconds[mode] / seconds["untiled"], "ratio", "lower",
+                "time against one tile (overlaps add work; small tiles stay in cache)",
             )
             figures[f"{mode}_vs_untiled_memory"] = _figure(
                 peak[mode] / peak["untiled"], "ratio", "lower", "peak memory rise against one tile"

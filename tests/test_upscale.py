@@ -295,7 +295,7 @@ def test_cli_loads_a_pickle_only_with_allow_pickle(
     out = tmp_path / "out"
     assert _studio(str(tmp_path / "in.png"), "--scale", "2", "--upscaler", "tiny-pickle", "--out", str(out)) == 1
     captured = capsys.readouterr()
-    assert "tiny-pickle.pth is a pickle checkpoint" in captured.err and "--allow-pickle" in captured.err
+    assert "tiny-pickle.pth is a pickle file (.pth)" in captured.err and "--allow-pickle" in captured.err
     assert captured.out == "" and not out.exists()
     assert _studio(str(tmp_path / "in.png"), "--scale", "2", "--upscaler", "tiny-pickle", "--out", str(out),
                    "--allow-pickle") == 0

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         except DeviceError as error:
             return _bad(str(error))
     consent = _consent(paths, upscaler.path, allow=args.allow_pickle)
-    result = _upscale(image, args, upscaler, device, consent)
+    result = _upscale(image, args, paths.models_dir, device, consent)
     if isinstance(result, int):
         return result
     return _save(result, args.image, args.scale, upscaler.name, out, dated=args.out is None)
@@ -113,36 +113,32 @@ def _consent(paths: Any, file: Path | None, *, allow: bool) -> Any:
     return consent
 
 
-def _upscale(image: Any, args: argparse.Namespace, upscaler: Any, device: str | None, consent: Any) -> Any:
-    """The enlarged image, or the exit code of a run that could not be done."""
+def _upscale(image: Any, args: argparse.Namespace, models_dir: Path, device: str | None, consent: Any) -> Any:
+    """The enlarged image, or the exit code of an upscale that could not be done."""
     from tqdm import tqdm
 
     from studio.engine.catalogue.checkpoints import PickleRefused
     from studio.engine.errors import DeviceError, ModelError
+    from studio.engine.run.request import InvalidRequest
     from studio.engine.upscale.tiled import UpscaleCancelled
-    from studio.engine.upscale.upscale import UpscaleOutOfMemory, load_upscaler, upscale_with
+    from studio.engine.upscale.upscale import UpscaleOutOfMemory, upscale
 
-    if upscaler.path is None:
-        from studio.engine.upscale.upscale import lanczos
-
-        return lanczos(image, args.scale)
-    try:
-        model = load_upscaler(upscaler, consent)
-    except PickleRefused as error:
-        return _failed(f"{error} {_PICKLE_HINT}")
-    except ModelError as error:
-        return _failed(str(error))
     bar: Any = None
 
     def on_progress(done: int, total: int) -> None:
         nonlocal bar
-        if bar is None:
+        if bar is None:  # made at the first tile, so that a model that fails to load prints only its message
             bar = tqdm(total=total, unit="tile", file=sys.stderr, desc="Upscaling", leave=False)
         bar.update(done - bar.n)
 
     try:
-        return upscale_with(model, image, args.scale, device=device, tile=args.tile, on_progress=on_progress)
-    except (ModelError, DeviceError, UpscaleOutOfMemory) as error:
+        return upscale(
+            image, args.scale, args.upscaler, models_dir=models_dir, device=device, tile=args.tile,
+            consent=consent, on_progress=on_progress,
+        )
+    except PickleRefused as error:
+        return _failed(f"{error} {_PICKLE_HINT}")
+    except (ModelError, InvalidRequest, DeviceError, UpscaleOutOfMemory) as error:
         return _failed(str(error))
     except UpscaleCancelled:
         print("studio upscale: cancelled", file=sys.stderr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.engine.catalogue.checkpoints import CHECKPOINT_SUFFIXES, PICKLE_SUFFIXES
+from studio.engine.catalogue.checkpoints import CHECKPOINT_SUFFIXES
 from studio.engine.errors import ModelError
 
 LANCZOS = "Lanczos"
@@ -19,10 +19,6 @@ class Upscaler:
 
     name: str
     path: Path | None = None
-
-    @property
-    def is_pickle(self) -> bool:
-        return self.path is not None and self.path.suffix.lower() in PICKLE_SUFFIXES
 
 
 class UnknownUpscaler(ModelError):

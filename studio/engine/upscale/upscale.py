@@ -14,7 +14,7 @@ from PIL import Image
 from studio.engine.catalogue.checkpoints import PickleConsent
 from studio.engine.errors import ModelError, is_out_of_memory
 from studio.engine.run.cancel import CancelToken
-from studio.engine.upscale.catalogue import Upscaler, resolve_upscaler
+from studio.engine.upscale.catalogue import resolve_upscaler
 from studio.engine.upscale.limits import check_output, check_scale, check_tile, output_size
 from studio.engine.upscale.tiled import Progress, UpscaleCancelled, run_tiled
 from studio.engine.upscale.tiles import auto_tile_size
@@ -56,14 +56,8 @@ def upscale(
         if on_progress is not None:
             on_progress(1, 1)
         return resized
-    model = load_upscaler(chosen, consent)
+    model = load_upscale_model(chosen.path, consent)
     return upscale_with(model, image, scale, device=device, tile=tile, on_progress=on_progress, cancel=cancel)
-
-
-def load_upscaler(upscaler: Upscaler, consent: PickleConsent | None) -> UpscaleModel:
-    if upscaler.path is None:
-        raise ModelError(f"{upscaler.name} is built in and has no model to load.")
-    return load_upscale_model(upscaler.path, consent)
 
 
 def upscale_with(

@@ -21,6 +21,20 @@ from studio.engine.errors import ModelError
 from studio.engine.loading.single_file import pickle_unreadable
 
 
+class UpscalerPickleRefused(PickleRefused):
+    """An upscaler pickle the person has not allowed. Upscalers are not in the models page, so
+    the message does not send the person there."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.args = (
+            f"{path.name} is a pickle file ({path.suffix}). Pickle files can run code on this computer "
+            "when they are opened, so Studio does not open them unless you allow this file. Prefer a "
+            ".safetensors version of the upscaler: it holds only weights. If you trust where this file "
+            "came from, allow it; Studio then reads it in weights-only mode.",
+        )
+
+
 class NotAnUpscaler(ModelError):
     """A readable file that holds no upscale model spandrel (and so Studio) knows."""
 
@@ -49,7 +63,7 @@ def _read_weights(path: Path, consent: PickleConsent | None) -> dict[str, Any]:
 
     if path.suffix.lower() in PICKLE_SUFFIXES:
         if consent is None or not consent.allows(path):
-            raise PickleRefused(path)
+            raise UpscalerPickleRefused(path)
         try:
             data = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception:  # weights_only refuses any code; old formats and damage fail too
