@@ -283,7 +283,7 @@ def _save_all(outcome: Any, out: Path, dated: bool, paths: Any) -> int:
                                    f"{len(outcome.images) - number} of them could not be saved.")
         if current and folder not in used:
             used.append(folder)
-        _print_path(path)
+        print_path(path)
     if first_error is not None:
         where = " and ".join(str(f) for f in used)
         return _failed(f"{first_error} The images were saved to {where} instead.")
@@ -314,7 +314,7 @@ def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool, chu
     return write_atomic(out / file_name(request, moment), data, replace=False)
 
 
-def _print_path(path: Path) -> None:
+def print_path(path: Path) -> None:
     """One saved path on stdout, byte for byte: a folder name need not be valid UTF-8."""
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:
