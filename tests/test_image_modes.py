@@ -254,3 +254,18 @@ def test_bad_image_settings_are_refused_before_the_run(changes: dict[str, object
 
         check(request)
     assert words in str(raised.value)
+
+
+def test_the_hires_pass_uses_an_upscale_model_from_the_models_folder(tmp_path: Path, tiny_sd_model: Path) -> None:
+    from tests.tiny_upscalers import build_tiny_esrgan
+
+    paths = StudioPaths.under(tmp_path)
+    build_tiny_esrgan(paths.models_dir / "upscalers" / "tiny-2x.safetensors")
+    engine = Engine(ModelRegistry(paths), device="cpu")
+    request = GenerationRequest("x", seed=1, steps=4, width=64, height=64, model=str(tiny_sd_model),
+                                hires_scale=1.5, hires_strength=0.5, hires_upscaler="tiny-2x")
+    done = engine.generate(request, lambda event: None)
+    assert isinstance(done, Finished), getattr(done, "message", done)
+    assert done.images[0].size == (96, 96)
+    unknown = engine.generate(request.replace(hires_upscaler="nothing-here"), lambda event: None)
+    assert isinstance(unknown, Failed) and "nothing-here" in unknown.message

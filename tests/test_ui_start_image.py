@@ -79,6 +79,7 @@ def test_an_inpainting_run_from_the_window_keeps_the_picture_outside_the_mask(
     mask.save(tmp_path / "mask.png")
     panel.set_mask(tmp_path / "mask.png")
     panel.blur_box.setValue(0)
+    gallery = _gallery(window, paths)
     log = EventLog(window.controller)
     with wait_event(qtbot, window.controller, Idle):
         window.generate()
@@ -94,8 +95,6 @@ def test_an_inpainting_run_from_the_window_keeps_the_picture_outside_the_mask(
     (tmp_path / "mask.png").unlink()
     panel.clear()
     assert panel.fields() == {}
-    qtbot.waitUntil(lambda: window.tabs.count() > 1)
-    gallery = window.tabs.widget(1)
     gallery.open_path(saved[0])
     dialog = gallery.reuse(gallery_mode_all())
     assert dialog is not None
@@ -109,12 +108,11 @@ def test_start_from_this_in_the_viewer_sets_the_start_image(qtbot, paths, tiny_s
     model_id = link_model(paths, tiny_sd_model)
     window = open_window(qtbot, paths, shared_engine)
     set_small_run(window, model_id, steps=2)
+    gallery = _gallery(window, paths)
     log = EventLog(window.controller)
     with wait_event(qtbot, window.controller, Idle):
         window.generate()
     saved = [e.event.path for e in log.events if type(e.event).__name__ == "Saved"]
-    qtbot.waitUntil(lambda: window.tabs.count() > 1)
-    gallery = window.tabs.widget(1)
     gallery.open_path(saved[0])
     window.tabs.setCurrentIndex(1)
     qtbot.mouseClick(gallery.viewer.start_from_button, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
@@ -126,3 +124,11 @@ def gallery_mode_all():  # type: ignore[no-untyped-def]
     from studio.ui.gallery.reuse import ReuseMode
 
     return ReuseMode.ALL
+
+
+def _gallery(window, paths):  # type: ignore[no-untyped-def]
+    """The gallery tab, installed as the app does once its window shows."""
+    from studio.library.gallery import Gallery
+    from studio.ui.gallery import install_gallery
+
+    return install_gallery(window, Gallery(paths.gallery_dir, paths.index_file, paths.thumbnail_dir))

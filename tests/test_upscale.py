@@ -170,9 +170,32 @@ def test_random_bytes_in_an_allowed_pickle_are_refused_in_words(tmp_path: Path) 
         upscale(_noise(20, 20), 2, "noise", models_dir=tmp_path, device="cpu", consent=consent)
 
 
+def _has_spandrel() -> bool:
+    try:
+        import spandrel  # noqa: F401
+    except (ImportError, RuntimeError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(_has_spandrel(), reason="spandrel is installed: its absence cannot be shown")
+def test_a_model_file_without_spandrel_is_explained(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    path = upscalers_dir(tmp_path) / "some-4x.safetensors"
+    path.parent.mkdir(parents=True)
+    save_file({"conv.weight": torch.zeros(4, 3, 3, 3)}, str(path))
+    with pytest.raises(ModelError) as error:
+        upscale(_noise(20, 20), 2, "some-4x", models_dir=tmp_path, device="cpu")
+    assert "needs the spandrel library" in str(error.value) and "Lanczos" in str(error.value)
+
+
 def test_unrelated_tensors_are_not_an_upscale_model(tmp_path: Path) -> None:
     import torch
     from safetensors.torch import save_file
+
+    pytest.importorskip("spandrel", exc_type=ImportError)
 
     path = upscalers_dir(tmp_path) / "classifier.safetensors"
     path.parent.mkdir(parents=True)

@@ -8,7 +8,11 @@ from pathlib import Path
 def tiny_esrgan_state(scale: int = 2, seed: int = 0) -> dict[str, object]:
     """The state dict of an ESRGAN (RRDBNet) with 8 filters and one block: spandrel detects
     its architecture and scale from the key layout and shapes, as it does for a real one."""
+    import pytest
     import torch
+
+    # spandrel is the [upscalers] extra: it needs the torchvision built for the installed torch.
+    pytest.importorskip("spandrel", exc_type=ImportError)
     from spandrel.architectures.ESRGAN import ESRGAN
 
     torch.manual_seed(seed)

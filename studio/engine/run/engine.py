@@ -140,10 +140,18 @@ class Engine:
         return Finished(used, images, elapsed, passes.film, notices)
 
     def upscale(self, image: Any, size: tuple[int, int], upscaler: str) -> Any:
-        """`image` (PIL) at `size` by the named upscaler."""
+        """`image` (PIL) at `size` by the named upscaler (Lanczos, or a model from the
+        models folder's upscalers/, in tiles), for the hires pass."""
         from PIL import Image
 
-        return image.resize(size, Image.Resampling.LANCZOS)
+        if upscaler.lower() == "lanczos":
+            return image.resize(size, Image.Resampling.LANCZOS)
+        from studio.engine.upscale.upscale import upscale
+
+        scale = max(size[0] / image.width, size[1] / image.height)
+        larger = upscale(image, scale, upscaler, models_dir=self.registry.paths.models_dir,
+                         device=self.device, consent=self.pickle_consent)
+        return larger.resize(size, Image.Resampling.LANCZOS) if larger.size != size else larger
 
     def noised(self, image: Any, model_id: str, fraction: float) -> Any:
         """`image` (PIL) noised to `fraction` of the model's schedule by its forward process,

@@ -82,7 +82,14 @@ def _read_weights(path: Path, consent: PickleConsent | None) -> dict[str, Any]:
 
 
 def _describe(path: Path, state: dict[str, Any]) -> UpscaleModel:
-    from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
+    try:
+        from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
+    except (ImportError, RuntimeError):  # not installed, or a torchvision built for another torch
+        raise ModelError(
+            f"{path.name} needs the spandrel library to run, and it is not installed or cannot load "
+            "(install Studio with its [upscalers] extra, and the torchvision built for your torch). "
+            "The built-in Lanczos upscaler works without it."
+        ) from None
 
     try:
         descriptor = ModelLoader().load_from_state_dict(state)
