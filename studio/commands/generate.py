@@ -67,19 +67,10 @@ def run(args: argparse.Namespace) -> int:
             prepare(request)  # the pictures are read now, so a bad one costs no model load
         except InvalidRequest as error:
             return _bad(str(error))
-    out = args.out if args.out is not None else paths.gallery_dir
-    unusable = output_folder_problem(out, "--out" if args.out is not None else "The gallery folder")
-    if unusable:
-        return _bad(unusable)
-    device = None
-    if args.device is not None:
-        from studio.engine.errors import DeviceError
-        from studio.engine.loading.device import check_device
-
-        try:
-            device = check_device(args.device)
-        except DeviceError as error:
-            return _bad(str(error))
+    where = out_and_device(args, paths)
+    if isinstance(where, str):
+        return _bad(where)
+    out, device = where
     consent = registry.pickle_consent  # files the person allowed in the app
     if args.allow_pickle and entry.path.is_file() and not consent.allows(entry.path):
         from studio.engine.catalogue.checkpoints import PickleConsent
@@ -142,6 +133,24 @@ def _picture_size(path: str, margins: Any) -> tuple[int, int]:
 
 def _note(text: str) -> None:
     print(f"studio generate: note: {text}", file=sys.stderr)
+
+
+def out_and_device(args: argparse.Namespace, paths: Any) -> tuple[Path, str | None] | str:
+    """The folder images go to (--out, else the gallery) and the device (--device, else the
+    best), or why either cannot be used; checked before anything loads."""
+    out = args.out if args.out is not None else paths.gallery_dir
+    unusable = output_folder_problem(out, "--out" if args.out is not None else "The gallery folder")
+    if unusable:
+        return unusable
+    if args.device is None:
+        return out, None
+    from studio.engine.errors import DeviceError
+    from studio.engine.loading.device import check_device
+
+    try:
+        return out, check_device(args.device)
+    except DeviceError as error:
+        return str(error)
 
 
 def output_folder_problem(out: Path, label: str) -> str:

@@ -32,9 +32,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Refuse every bad input in one line before anything loads, then upscale and save."""
-    from studio.commands.generate import output_folder_problem
+    from studio.commands.generate import out_and_device
     from studio.config.paths import StudioPaths
-    from studio.engine.errors import DeviceError, ModelError
+    from studio.engine.errors import ModelError
     from studio.engine.run.request import InvalidRequest
     from studio.engine.upscale.catalogue import resolve_upscaler
     from studio.engine.upscale.limits import check_output, check_scale, check_tile
@@ -54,18 +54,10 @@ def run(args: argparse.Namespace) -> int:
         upscaler = resolve_upscaler(args.upscaler, paths.models_dir)
     except (InvalidRequest, ModelError) as error:
         return _bad(str(error))
-    out = args.out if args.out is not None else paths.gallery_dir
-    unusable = output_folder_problem(out, "--out" if args.out is not None else "The gallery folder")
-    if unusable:
-        return _bad(unusable)
-    device = None
-    if args.device is not None:
-        from studio.engine.loading.device import check_device
-
-        try:
-            device = check_device(args.device)
-        except DeviceError as error:
-            return _bad(str(error))
+    where = out_and_device(args, paths)
+    if isinstance(where, str):
+        return _bad(where)
+    out, device = where
     consent = _consent(paths, upscaler.path, allow=args.allow_pickle)
     result = _upscale(image, args, paths.models_dir, device, consent)
     if isinstance(result, int):

@@ -32,6 +32,7 @@ from studio.ui.catalogue import ModelCatalogue
 from studio.ui.controller import GenerationController
 from studio.ui.events import Delivered, EngineFailed, EngineReady, Idle, JobEvent, Noised, Notice, SaveFailed
 from studio.ui.jobs import JobState
+from studio.ui.mask_dialog import open_mask_dialog, paste_start_image
 from studio.ui.message_banner import MessageBanner
 from studio.ui.parameters import ParametersPanel
 from studio.ui.preview import PreviewView
@@ -96,18 +97,7 @@ class MainWindow(QMainWindow):
         self.parameters = ParametersPanel(self.paths.models_dir)
         self.start_image = StartImagePanel()
         self.controls = RunControls(self.parameters, self.start_image)
-        column = QWidget()
-        column.setObjectName("ParametersPanel")
-        column.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
-        column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 0)
-        column_layout.setSpacing(0)
-        column_layout.addWidget(self.parameters)
-        start_box = QVBoxLayout()
-        start_box.setContentsMargins(16, 0, 16, 16)
-        start_box.addWidget(self.start_image)
-        column_layout.addLayout(start_box)
-        column_layout.addStretch(1)
+        column = self.controls.column()
         scroll = QScrollArea()
         scroll.setObjectName("ParametersScroll")
         scroll.setWidgetResizable(True)
@@ -291,16 +281,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_paint_mask(self) -> None:
-        from studio.ui.mask_dialog import open_mask_dialog
-
         self.mask_dialog = open_mask_dialog(self, self.start_image, self.paths.inputs_dir)
 
     @Slot()
     def _on_paste_start_image(self) -> None:
-        from studio.ui.mask_dialog import paste_start_image
-
-        message = paste_start_image(self.start_image, self.paths.inputs_dir)
-        self.statusBar().showMessage(message, 6000)
+        self.statusBar().showMessage(paste_start_image(self.start_image, self.paths.inputs_dir), 6000)
 
     @Slot()
     def cancel(self) -> None:

@@ -3,6 +3,9 @@ request, and reuse sets both."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
 from studio.engine.run.request import GenerationRequest
 from studio.ui.parameters import ParametersPanel
 from studio.ui.start_image import StartImagePanel
@@ -25,3 +28,19 @@ class RunControls:
     def apply_request(self, request: GenerationRequest) -> None:
         self.parameters.apply_request(request)
         self.start.apply_request(request)
+
+    def column(self) -> QWidget:
+        """The left column: the parameters, then the start image below them."""
+        column = QWidget()
+        column.setObjectName("ParametersPanel")
+        column.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.parameters)
+        start_box = QVBoxLayout()
+        start_box.setContentsMargins(16, 0, 16, 16)
+        start_box.addWidget(self.start)
+        layout.addLayout(start_box)
+        layout.addStretch(1)
+        return column

@@ -49,8 +49,9 @@ class Passes:
         self.notices: list[str] = []
         self.scheduler_used = request.scheduler
         self.started = time.perf_counter()
-        self._seeds = [r.seed for r in request.per_image() if r.seed is not None]
-        self._variation = [r.variation_seed for r in request.per_image() if r.variation_seed is not None]
+        images = request.per_image()
+        self._seeds = [r.seed for r in images if r.seed is not None]
+        self._variation = [r.variation_seed for r in images if r.variation_seed is not None]
         unet = getattr(base, "unet", None)
         self._inpainting_model = unet is not None and int(unet.config.in_channels) == 9
 
