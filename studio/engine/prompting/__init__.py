@@ -1,0 +1,1 @@
+"""Prompts as artists write them: AUTOMATIC1111's syntax, LoRA tags, long prompts."""
