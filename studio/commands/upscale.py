@@ -144,20 +144,14 @@ _PICKLE_HINT = "From the command line, pass --allow-pickle to load it once."
 
 
 def _save(image: Any, source: Path, scale: float, upscaler: str, out: Path, *, dated: bool) -> int:
-    """Write the PNG atomically, never over an existing file, and print its path."""
-    import io
-    from datetime import datetime
-
+    """Write the PNG atomically, never over an existing file, with the source's metadata kept
+    and the upscale said; print its path."""
     from studio.commands.generate import print_path
-    from studio.config.atomic import SaveError, write_atomic
-    from studio.library.store import PNG_COMPRESS_LEVEL, slugify
+    from studio.config.atomic import SaveError
+    from studio.library.upscaled import save_upscaled
 
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    folder = out / datetime.now().astimezone().strftime("%Y-%m-%d") if dated else out
-    name = f"{slugify(source.stem) or 'image'}_{scale:g}x_{slugify(upscaler) or 'upscaled'}.png"
     try:
-        path = write_atomic(folder / name, buffer.getvalue(), replace=False)
+        path = save_upscaled(image, source, scale, upscaler, out, dated=dated)
     except SaveError as error:
         return _failed(str(error))
     print_path(path)

@@ -37,6 +37,7 @@ class GenerationController(QObject):
     _warm_up_requested = Signal()
     _run_requested = Signal(int, object, object)
     _noise_requested = Signal(str, float)
+    _upscale_requested = Signal(str, float, str, str, object)
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class GenerationController(QObject):
         self._warm_up_requested.connect(w.warm_up, queued)
         self._run_requested.connect(w.run, queued)
         self._noise_requested.connect(w.noise, queued)
+        self._upscale_requested.connect(w.upscale, queued)
         w.event.connect(self._on_worker_event, queued)
         self.jobs.stored_changed.connect(self._schedule_save)
 
@@ -151,6 +153,14 @@ class GenerationController(QObject):
     def request_noise(self, path: str, fraction: float) -> None:
         """Ask the worker for `path` noised to `fraction`; answered by a Noised event."""
         self._noise_requested.emit(path, fraction)
+
+    def request_upscale(self, source: str, scale: float, upscaler: str, folder: Path) -> CancelToken:
+        """Ask the worker for a copy of `source` `scale` times larger, saved into `folder`
+        (after the run in progress); answered by UpscaleProgress, then Upscaled or UpscaleFailed.
+        The token cancels it between two tiles."""
+        cancel = CancelToken()
+        self._upscale_requested.emit(source, float(scale), upscaler, str(folder), cancel)
+        return cancel
 
     # -- what the last session left ------------------------------------------------------
 

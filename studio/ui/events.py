@@ -78,12 +78,39 @@ class StepsWaiting:
 
 
 @dataclass(frozen=True)
+class UpscaleProgress:
+    """`done` of `total` tiles of `source` are upscaled."""
+
+    source: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Upscaled:
+    """`source`'s larger copy is saved at `path` (a Saved event for the gallery follows)."""
+
+    source: str
+    path: str
+
+
+@dataclass(frozen=True)
+class UpscaleFailed:
+    """`source` could not be upscaled; `message` says why, in words (cancelled says so too)."""
+
+    source: str
+    message: str
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
 class Idle:
     """The worker finished with a job, whatever its outcome, and can take the next."""
 
 
 WorkerEvent = (
     EngineReady | EngineFailed | Saved | SaveFailed | Delivered | Noised | NoiseFailed | StepsWaiting | Idle
+    | UpscaleProgress | Upscaled | UpscaleFailed
 )
 
 

@@ -37,6 +37,7 @@ from studio.ui.message_banner import MessageBanner
 from studio.ui.parameters import ParametersPanel
 from studio.ui.preview import PreviewView
 from studio.ui.queue_panel import QueuePanel
+from studio.ui.refine_panel import RefinePanel
 from studio.ui.results import ResultsModel, ResultsStrip, save_result_as
 from studio.ui.run_controls import RunControls
 from studio.ui.run_status import RunStatus
@@ -96,7 +97,8 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.parameters = ParametersPanel(self.paths.models_dir)
         self.start_image = StartImagePanel()
-        self.controls = RunControls(self.parameters, self.start_image)
+        self.refine = RefinePanel(self.paths.models_dir)
+        self.controls = RunControls(self.parameters, self.start_image, self.refine)
         column = self.controls.column()
         scroll = QScrollArea()
         scroll.setObjectName("ParametersScroll")
@@ -243,6 +245,8 @@ class MainWindow(QMainWindow):
         self.start_image.set_steps(int(self.parameters.steps.value()))
         self.start_image.noise_requested.connect(c.request_noise)
         self.start_image.paint_mask_requested.connect(self._on_paint_mask)
+        self.refine.changed.connect(self._on_controls_changed)
+        self.refine.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     # -- gallery and other panels plug in here ------------------------------------------
 
@@ -445,6 +449,7 @@ class MainWindow(QMainWindow):
         """Look for models again, off the GUI thread; the picker follows when the scan is done."""
         self.statusBar().showMessage("Looking for models…", 3000)
         self.catalogue.refresh()
+        self.refine.refresh_upscalers()
 
     @Slot()
     def _on_catalogue_changed(self) -> None:

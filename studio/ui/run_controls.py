@@ -8,18 +8,20 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from studio.engine.run.request import GenerationRequest
 from studio.ui.parameters import ParametersPanel
+from studio.ui.refine_panel import RefinePanel
 from studio.ui.start_image import StartImagePanel
 
 
 class RunControls:
     """What Generate and reuse read and set (ParameterControls for the gallery)."""
 
-    def __init__(self, parameters: ParametersPanel, start: StartImagePanel) -> None:
+    def __init__(self, parameters: ParametersPanel, start: StartImagePanel, refine: RefinePanel) -> None:
         self.parameters = parameters
         self.start = start
+        self.refine = refine
 
     def request(self) -> GenerationRequest:
-        return self.parameters.request().replace(**self.start.fields())
+        return self.parameters.request().replace(**self.start.fields(), **self.refine.fields())
 
     def problems(self) -> list[str]:
         found = self.parameters.problems()
@@ -28,9 +30,10 @@ class RunControls:
     def apply_request(self, request: GenerationRequest) -> None:
         self.parameters.apply_request(request)
         self.start.apply_request(request)
+        self.refine.apply_request(request)
 
     def column(self) -> QWidget:
-        """The left column: the parameters, then the start image below them."""
+        """The left column: the parameters, then the start image and the refine options below them."""
         column = QWidget()
         column.setObjectName("ParametersPanel")
         column.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
@@ -40,7 +43,9 @@ class RunControls:
         layout.addWidget(self.parameters)
         start_box = QVBoxLayout()
         start_box.setContentsMargins(16, 0, 16, 16)
+        start_box.setSpacing(16)
         start_box.addWidget(self.start)
+        start_box.addWidget(self.refine)
         layout.addLayout(start_box)
         layout.addStretch(1)
         return column

@@ -30,6 +30,7 @@ from studio.ui.events import (
     Saved,
     SaveFailed,
     StepsWaiting,
+    UpscaleFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,16 @@ class GenerationWorker(QObject):
             self._emit(NoiseFailed("The noise view could not be made for this image."), 0)
             return
         self._emit(Noised(path, fraction, picture), 0)
+
+    @Slot(str, float, str, str, object)
+    def upscale(self, source: str, scale: float, upscaler: str, folder: str, cancel: CancelToken) -> None:
+        """Save a copy of `source` `scale` times larger into `folder`, tile by tile with progress."""
+        from studio.ui.upscale_task import run_upscale
+
+        if self._engine is None:
+            self._emit(UpscaleFailed(source, "The engine is still loading; try again in a moment."), 0)
+            return
+        run_upscale(self._engine, source, scale, upscaler, Path(folder), cancel, lambda event: self._emit(event, 0))
 
     @Slot(int, object, object)
     def run(self, job: int, request: GenerationRequest, cancel: CancelToken) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from studio.ui.events import JobEvent, Noised, NoiseFailed, Saved
+from studio.ui.events import JobEvent, Noised, NoiseFailed, Saved, Upscaled, UpscaleFailed
 from studio.ui.gallery.drop import ImageDropLoader
 from studio.ui.gallery.panel import GalleryPanel
 
 if TYPE_CHECKING:
+    from studio.engine.run.request import GenerationRequest
     from studio.library.gallery import Gallery
     from studio.ui.main_window import MainWindow
 
 STATUS_MS = 6000
+VARIATIONS = 4
 
 
 def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
@@ -29,6 +32,8 @@ def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
     panel.noise_requested.connect(window.controller.request_noise)
     panel.noise_enabled = True
     panel.start_image_chosen.connect(partial(_start_from, window))
+    panel.variations_chosen.connect(partial(_vary, window))
+    panel.upscale_chosen.connect(partial(_upscale, window, gallery))
     status = window.statusBar()
     panel.message.connect(lambda text: status.showMessage(text, STATUS_MS))
     panel.drop_loader = ImageDropLoader(
@@ -46,14 +51,31 @@ def _start_from(window: MainWindow, path: str) -> None:
         window.tabs.setCurrentIndex(0)  # back to Create, where the start image and strength are
 
 
+def _vary(window: MainWindow, request: GenerationRequest) -> None:
+    """Run VARIATIONS images of `request` at once: its seed, each blended with a new variation seed."""
+    window.controls.apply_request(request.replace(batch=VARIATIONS))
+    window.refine.vary()
+    window.tabs.setCurrentIndex(0)  # the results strip shows them side by side as they finish
+    window.generate()
+
+
+def _upscale(window: MainWindow, gallery: Gallery, path: str) -> None:
+    from studio.ui.upscale_dialog import open_upscale_dialog  # loaded on first use
+
+    window.upscale_dialog = open_upscale_dialog(window, Path(path), window.paths.models_dir,
+                                                window.controller, gallery.folder)
+
+
 def _on_worker_event(panel: GalleryPanel, window: MainWindow, event: JobEvent) -> None:
     match event.event:
         case Saved(path=path, metadata=metadata):
             panel.add_saved(path, metadata)
         case Noised(path=path, fraction=fraction, picture=picture):
             panel.show_noised(path, fraction, picture)
-        case NoiseFailed(message=message):
+        case NoiseFailed(message=message) | UpscaleFailed(message=message):
             window.statusBar().showMessage(message, STATUS_MS)
+        case Upscaled(path=path):
+            window.statusBar().showMessage(f"Upscaled: saved {Path(path).name} to the gallery.", STATUS_MS)
 
 
 __all__ = ["GalleryPanel", "ImageDropLoader", "install_gallery"]

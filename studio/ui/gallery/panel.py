@@ -31,6 +31,7 @@ from studio.ui.gallery.reuse import (
     ReuseMode,
     offer_reuse,
     reuse_problem,
+    reused_request,
 )
 from studio.ui.gallery.style import GALLERY_STYLE
 from studio.ui.gallery.text import parameters_text
@@ -49,12 +50,16 @@ class GalleryPanel(QWidget):
         noise_requested(str, float): show this image noised to this fraction of the model's
             schedule (only with `noise_enabled`); answer with `show_noised`.
         start_image_chosen(str): the person wants to start the next run from this image.
+        variations_chosen(object): run variations of this GenerationRequest (an image's own).
+        upscale_chosen(str): the person wants a larger copy of this image.
     """
 
     message = Signal(str)
     image_opened = Signal(str)
     noise_requested = Signal(str, float)
     start_image_chosen = Signal(str)
+    variations_chosen = Signal(object)
+    upscale_chosen = Signal(str)
 
     def __init__(
         self,
@@ -117,6 +122,8 @@ class GalleryPanel(QWidget):
         v.favorite_requested.connect(self.toggle_favorite)
         v.delete_requested.connect(self.delete_current)
         v.start_from_requested.connect(self._on_start_from)
+        v.variations_requested.connect(self._on_variations)
+        v.upscale_requested.connect(self._on_upscale)
         v.parent_requested.connect(self.open_path)
 
     # -- filling -----------------------------------------------------------------------
@@ -378,14 +385,9 @@ class GalleryPanel(QWidget):
         if self.controls is None:
             self._tell("There are no parameter controls to reuse into.")
             return None
-        meta = self.viewer.meta if self.viewer.path == path else None
+        meta = self._metadata_of(path)
         if meta is None:
-            try:
-                meta = read_metadata(path)
-            except UnreadableImage as exc:
-                self._tell(str(exc))
-                return None
-        meta = with_restored_mask(meta, path, self.gallery.folder / PRIVATE_DIR / "masks")
+            return None
         dialog = offer_reuse(self.controls, meta, mode, self)
         if dialog is None:
             self._tell(reuse_problem(meta, mode))
@@ -403,6 +405,40 @@ class GalleryPanel(QWidget):
         if path is not None:
             self.start_image_chosen.emit(str(path))
             self.message.emit(f"Starting from {path.name}: set the strength beside the prompt.")
+
+    @Slot()
+    def _on_variations(self) -> None:
+        path = self.current_path()
+        if path is None or self.controls is None:
+            return
+        meta = self._metadata_of(path)
+        if meta is None:
+            return
+        request, notes = reused_request(self.controls.request(), meta, ReuseMode.ALL)
+        if request is None:
+            self._tell(notes[-1] if notes else "The image's parameters could not be read.")
+            return
+        self.variations_chosen.emit(request)
+        self.message.emit(f"Variations of {path.name}: " + " ".join(notes) if notes else
+                          f"Variations of {path.name}, in the results strip as they finish.")
+
+    def _metadata_of(self, path: Path) -> ImageMetadata | None:
+        """What `path` says of how it was made (its mask restored from the private store when
+        the file is gone); None, with the reason told, when it cannot be read."""
+        meta = self.viewer.meta if self.viewer.path == path else None
+        if meta is None:
+            try:
+                meta = read_metadata(path)
+            except UnreadableImage as exc:
+                self._tell(str(exc))
+                return None
+        return with_restored_mask(meta, path, self.gallery.folder / PRIVATE_DIR / "masks")
+
+    @Slot()
+    def _on_upscale(self) -> None:
+        path = self.current_path()
+        if path is not None:
+            self.upscale_chosen.emit(str(path))
 
     @Slot(str)
     def open_path(self, path: str) -> None:

@@ -39,6 +39,12 @@ FIELD_NAMES = {
     "masked_area_only": "Only the masked area",
     "outpaint": "Extend",
     "fit": "Fit",
+    "variation_seed": "Variation seed",
+    "variation_strength": "Variation strength",
+    "hires_scale": "Hires scale",
+    "hires_strength": "Hires strength",
+    "hires_steps": "Hires steps",
+    "hires_upscaler": "Hires upscaler",
 }
 SHOWN_CHARS = 160
 CHECKED_FIELDS = ("seed", "steps", "guidance", "width", "height")

@@ -50,6 +50,8 @@ class ImageViewer(QWidget):
         reuse_all_requested(), reuse_prompt_requested(), reuse_seed_requested()
         copy_requested(), folder_requested(), favorite_requested(), delete_requested()
         start_from_requested(): use this image as the start image of the next run.
+        variations_requested(): run variations of this image (same settings, varied noise).
+        upscale_requested(): upscale this image.
         parent_requested(str): open the picture this one was made from (its path).
     """
 
@@ -63,6 +65,8 @@ class ImageViewer(QWidget):
     favorite_requested = Signal()
     delete_requested = Signal()
     start_from_requested = Signal()
+    variations_requested = Signal()
+    upscale_requested = Signal()
     parent_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -167,6 +171,11 @@ class ImageViewer(QWidget):
         self.start_from_button = QPushButton("Start from this")
         self.start_from_button.setToolTip("Use this image as the start image: image-to-image, "
                                           "inpainting, outpainting")
+        self.variations_button = QPushButton("Variations")
+        self.variations_button.setToolTip("Four variations of this image: its settings, with the starting "
+                                          "noise blended with new seeds")
+        self.upscale_button = QPushButton("Upscale…")
+        self.upscale_button.setToolTip("A larger copy, by Lanczos or an upscale model, saved beside it")
         self.parent_button = QPushButton("")
         self.parent_button.setObjectName("ParentButton")
         self.parent_button.setToolTip("Open the picture this one was made from")
@@ -205,6 +214,11 @@ class ImageViewer(QWidget):
         column.addSpacing(4)
         column.addLayout(reuse_row)
         column.addWidget(self.start_from_button)
+        make_row = QHBoxLayout()
+        make_row.setSpacing(6)
+        make_row.addWidget(self.variations_button, 1)
+        make_row.addWidget(self.upscale_button, 1)
+        column.addLayout(make_row)
         column.addWidget(self.parent_button)
         column.addSpacing(8)
         column.addWidget(section_label("Prompt"))
@@ -235,6 +249,8 @@ class ImageViewer(QWidget):
         self.reuse_prompt_button.clicked.connect(self.reuse_prompt_requested)
         self.reuse_seed_button.clicked.connect(self.reuse_seed_requested)
         self.start_from_button.clicked.connect(self.start_from_requested)
+        self.variations_button.clicked.connect(self.variations_requested)
+        self.upscale_button.clicked.connect(self.upscale_requested)
         self.parent_button.clicked.connect(self._on_parent_clicked)
         self.copy_button.clicked.connect(self.copy_requested)
         self.folder_button.clicked.connect(self.folder_requested)
