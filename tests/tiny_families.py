@@ -255,14 +255,14 @@ def build_tiny_sd3(folder: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     transformer = SD3Transformer2DModel(
-        sample_size=16, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8,
+        sample_size=16, patch_size=1, in_channels=16, num_layers=1, attention_head_dim=8,
         num_attention_heads=4, caption_projection_dim=32, joint_attention_dim=32,
-        pooled_projection_dim=64, out_channels=4,
-    )
+        pooled_projection_dim=64, out_channels=16,
+    )  # 16 latent channels, as SD3's own VAE has: its inpainting pipeline accepts no other
     encoder, tokenizer = _tiny_clip(seed + 1)
     encoder_2, tokenizer_2 = _tiny_clip(seed + 2)
     encoder_3, tokenizer_3 = tiny_t5(seed + 3)
-    vae = _tiny_vae(latent_channels=4, shift_factor=0.0609, scaling_factor=1.5035,
+    vae = _tiny_vae(latent_channels=16, shift_factor=0.0609, scaling_factor=1.5035,
                     use_quant_conv=False, use_post_quant_conv=False)
     pipe = StableDiffusion3Pipeline(
         transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=vae,

@@ -71,8 +71,11 @@ class Passes:
             return self._inpaint(start, Image.new("L", first.size, 255), strength, steps)
         self._no_variation()
         pipe = derived_pipeline(self.base, "image")
+        # SD3's and Flux's image-to-image pipelines take their size from the model's default,
+        # not from the picture, unless told: a 768 px start would come back at 1024 px.
+        sized = {"width": first.width, "height": first.height} if _takes_size(pipe) else {}
         return self._call(pipe, (first.width, first.height), image=start, strength=strength,
-                          num_inference_steps=steps)
+                          num_inference_steps=steps, **sized)
 
     def inpaint(self, prepared: Prepared) -> list[Image.Image]:
         r = self.request
@@ -192,6 +195,12 @@ class Passes:
         )
         self.scheduler_used = FLOW_MATCHING.name if is_flow_matching(scheduler) else r.scheduler
         return list(result.images)
+
+
+def _takes_size(pipe: Any) -> bool:
+    import inspect
+
+    return "width" in inspect.signature(type(pipe).__call__).parameters
 
 
 def _round_size(side: float) -> int:
