@@ -6,14 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPixmap
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -44,6 +43,7 @@ from studio.ui.run_status import RunStatus
 from studio.ui.start_image import StartImagePanel
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label
+from studio.ui.window_menus import build_menus
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,6 +60,12 @@ class MainWindow(QMainWindow):
     """
 
     result_shown = Signal(object, object)
+    # made by build_menus
+    generate_action: QAction
+    cancel_action: QAction
+    clear_queue_action: QAction
+    random_action: QAction
+    reuse_action: QAction
 
     def __init__(
         self,
@@ -84,7 +90,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Studio")
         self.resize(1280, 800)
         self._build()
-        self._build_actions()
+        build_menus(self)
         self._connect()
         self.parameters.set_models(catalogue.entries(), settings.last.model)
         self.parameters.load(settings.last)
@@ -166,55 +172,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.engine_label)
         self.statusBar().setSizeGripEnabled(False)
 
-    def _action(
-        self, text: str, slot: Callable[[], object], *keys: QKeySequence | QKeySequence.StandardKey | str
-    ) -> QAction:
-        action = QAction(text, self)
-        if keys:
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work even where the menu bar is hidden
-        return action
-
-    def _build_actions(self) -> None:
-        self.generate_action = self._action(
-            "Generate", self.generate, "Ctrl+Return", "Ctrl+Enter"
-        )
-        self.generate_action.setIcon(icon("generate"))
-        self.cancel_action = self._action("Cancel run", self.cancel, "Esc")
-        self.cancel_action.setIcon(icon("cancel"))
-        self.clear_queue_action = self._action(
-            "Clear queue", self.controller.clear_queue, "Ctrl+Shift+Backspace"
-        )
-        self.random_action = self._action(
-            "Random seed", self.parameters.random_button.toggle, "Ctrl+R"
-        )
-        self.reuse_action = self._action(
-            "Reuse last seed", self.parameters.reuse_last_seed, "Ctrl+Shift+R"
-        )
-        focus = self._action("Edit prompt", self.parameters.prompt.setFocus, "Ctrl+L")
-        paste = self._action("Paste start image", self._on_paste_start_image, "Ctrl+Shift+V")
-        gallery = self._action("Open gallery folder", self._open_gallery_folder)
-        gallery.setIcon(icon("folder"))
-        models = self._action("Open models folder", self._open_models_folder)
-        models.setIcon(icon("model"))
-        refresh = self._action("Rescan models", self._rescan_models, "F5")
-        manage = self._action("Manage models…", self._manage_models, "Ctrl+M")
-        quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addActions([gallery, models, manage, refresh])
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        run_menu = menu.addMenu("&Generate")
-        run_menu.addActions([self.generate_action, self.cancel_action, self.clear_queue_action])
-        run_menu.addSeparator()
-        run_menu.addActions([self.random_action, self.reuse_action, focus, paste])
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("About models", self._about_models))
-
     def _connect(self) -> None:
         c = self.controller
         c.event.connect(self.results_model.on_event)  # first, so a delivered result is in the strip
@@ -288,7 +245,7 @@ class MainWindow(QMainWindow):
         self.mask_dialog = open_mask_dialog(self, self.start_image, self.paths.inputs_dir)
 
     @Slot()
-    def _on_paste_start_image(self) -> None:
+    def paste_start_image(self) -> None:
         self.statusBar().showMessage(paste_start_image(self.start_image, self.paths.inputs_dir), 6000)
 
     @Slot()
@@ -423,29 +380,11 @@ class MainWindow(QMainWindow):
         self.banner.show_message(message, details)
         self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
 
-    # -- folders and help --------------------------------------------------------------
-
     def gallery_dir(self) -> Path:
         return Path(self.settings.gallery_dir) if self.settings.gallery_dir else self.paths.gallery_dir
 
-    def _open_folder(self, folder: Path) -> None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            self.show_error(f"Could not create {folder}: {error}")
-            return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-
     @Slot()
-    def _open_gallery_folder(self) -> None:
-        self._open_folder(self.gallery_dir())
-
-    @Slot()
-    def _open_models_folder(self) -> None:
-        self._open_folder(self.paths.models_dir)
-
-    @Slot()
-    def _rescan_models(self) -> None:
+    def rescan_models(self) -> None:
         """Look for models again, off the GUI thread; the picker follows when the scan is done."""
         self.statusBar().showMessage("Looking for models…", 3000)
         self.catalogue.refresh()
@@ -467,29 +406,6 @@ class MainWindow(QMainWindow):
             held.model = wanted
             self.parameters.load(held)
         self._loading_controls = False
-
-    @Slot()
-    def _manage_models(self) -> None:
-        from studio.ui.models_dialog import ModelsDialog  # loaded on first use, not at start
-
-        dialog = ModelsDialog(self.registry, self, catalogue=self.catalogue)
-        dialog.models_changed.connect(self._rescan_models)
-        dialog.exec()
-        dialog.deleteLater()
-
-    @Slot()
-    def _about_models(self) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle("About models")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(
-            "Studio comes with a small demo model that knows simple coloured shapes at "
-            "64×64 pixels, so it works out of the box and offline.\n\n"
-            "For real images, put a diffusers model folder (one with model_index.json, "
-            "e.g. a Stable Diffusion 1.5 or SDXL download) into:\n\n"
-            f"{self.paths.models_dir}\n\nthen choose File › Rescan models (F5)."
-        )
-        box.exec()
 
     # -- persistence -------------------------------------------------------------------
 

@@ -1,0 +1,96 @@
+"""The main window's menus and shortcuts, and the commands only they reach: the folders, the
+models page, the help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QMessageBox
+
+from studio.ui.theme import icon
+
+if TYPE_CHECKING:
+    from studio.ui.main_window import MainWindow
+
+Key = QKeySequence | QKeySequence.StandardKey | str
+
+
+def add_action(window: MainWindow, text: str, slot: Callable[[], object], *keys: Key) -> QAction:
+    """An action of the window whose shortcuts work even where the menu bar is hidden."""
+    action = QAction(text, window)
+    if keys:
+        action.setShortcuts([QKeySequence(k) for k in keys])
+    action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    action.triggered.connect(slot)
+    window.addAction(action)
+    return action
+
+
+def build_menus(window: MainWindow) -> None:
+    """File, Generate and Help; the window keeps the actions its state enables and disables."""
+    w = window
+    w.generate_action = add_action(w, "Generate", w.generate, "Ctrl+Return", "Ctrl+Enter")
+    w.generate_action.setIcon(icon("generate"))
+    w.cancel_action = add_action(w, "Cancel run", w.cancel, "Esc")
+    w.cancel_action.setIcon(icon("cancel"))
+    w.clear_queue_action = add_action(w, "Clear queue", w.controller.clear_queue, "Ctrl+Shift+Backspace")
+    w.random_action = add_action(w, "Random seed", w.parameters.random_button.toggle, "Ctrl+R")
+    w.reuse_action = add_action(w, "Reuse last seed", w.parameters.reuse_last_seed, "Ctrl+Shift+R")
+    focus = add_action(w, "Edit prompt", w.parameters.prompt.setFocus, "Ctrl+L")
+    paste = add_action(w, "Paste start image", w.paste_start_image, "Ctrl+Shift+V")
+    gallery = add_action(w, "Open gallery folder", lambda: open_folder(w, w.gallery_dir()))
+    gallery.setIcon(icon("folder"))
+    models = add_action(w, "Open models folder", lambda: open_folder(w, w.paths.models_dir))
+    models.setIcon(icon("model"))
+    refresh = add_action(w, "Rescan models", w.rescan_models, "F5")
+    manage = add_action(w, "Manage models…", partial(manage_models, w), "Ctrl+M")
+    quit_action = add_action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
+
+    menu = w.menuBar()
+    file_menu = menu.addMenu("&File")
+    file_menu.addActions([gallery, models, manage, refresh])
+    file_menu.addSeparator()
+    file_menu.addAction(quit_action)
+    run_menu = menu.addMenu("&Generate")
+    run_menu.addActions([w.generate_action, w.cancel_action, w.clear_queue_action])
+    run_menu.addSeparator()
+    run_menu.addActions([w.random_action, w.reuse_action, focus, paste])
+    help_menu = menu.addMenu("&Help")
+    help_menu.addAction(add_action(w, "About models", partial(about_models, w)))
+
+
+def open_folder(window: MainWindow, folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        window.show_error(f"Could not create {folder}: {error}")
+        return
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def manage_models(window: MainWindow) -> None:
+    from studio.ui.models_dialog import ModelsDialog  # loaded on first use, not at start
+
+    dialog = ModelsDialog(window.registry, window, catalogue=window.catalogue)
+    dialog.models_changed.connect(window.rescan_models)
+    dialog.exec()
+    dialog.deleteLater()
+
+
+def about_models(window: MainWindow) -> None:
+    box = QMessageBox(window)
+    box.setWindowTitle("About models")
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(
+        "Studio comes with a small demo model that knows simple coloured shapes at "
+        "64×64 pixels, so it works out of the box and offline.\n\n"
+        "For real images, put a diffusers model folder (one with model_index.json, "
+        "e.g. a Stable Diffusion 1.5 or SDXL download) into:\n\n"
+        f"{window.paths.models_dir}\n\nthen choose File › Rescan models (F5)."
+    )
+    box.exec()
