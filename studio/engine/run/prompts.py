@@ -19,7 +19,9 @@ WEIGHTS_IGNORED = ("Weights, prompt editing and BREAK are ignored for this model
                    "the prompt as plain text.")
 
 
-def prompt_arguments(pipe: Any, prompt: str, negative: str, guided: bool, notices: list[str] | None = None) -> dict[str, Any]:
+def prompt_arguments(
+    pipe: Any, prompt: str, negative: str, guided: bool, notices: list[str] | None = None,
+) -> dict[str, Any]:
     """Keyword arguments for `pipe(...)` that carry the prompt, as cached embeddings where the
     pipeline takes them (Stable Diffusion 1.x/2.x without offload), else as text. Also the
     entry point to call ahead of a run to warm the cache. LoRA tags are taken out of the text;
