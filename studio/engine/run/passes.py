@@ -185,7 +185,7 @@ class Passes:
             return {}
 
         result = pipe(
-            **prompt_arguments(self.base, r.prompt, r.negative_prompt, r.guidance > 1),
+            **prompt_arguments(self.base, r.prompt, r.negative_prompt, r.guidance > 1, self.notices),
             guidance_scale=r.guidance,
             num_images_per_prompt=r.batch,
             generator=[torch.Generator("cpu").manual_seed(s) for s in self._seeds],
