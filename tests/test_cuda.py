@@ -331,9 +331,18 @@ def test_previews_on_the_device(decoder: str, tmp_path: Path, tiny_folder: Path)
     assert isinstance(cpu_outcome, Finished), _why(cpu_outcome)
     diffs = [_diff(a.preview, b.preview) for a, b in zip(steps, cpu_steps, strict=True)]
     change = _diff(cpu_steps[0].preview, cpu_steps[-1].preview)
+    # Reduced precision perturbs the trajectory, and the perturbation grows step by step, so a
+    # fixed level bound per step is wrong. The principled scale is what another seed changes at
+    # that same step on the CPU: rounding noise must stay well inside it (a third), while a wrong
+    # decoder, latent scale or channel order lands at or beyond it.
+    _, other_steps = _run(cpu, REQUEST.replace(seed=REQUEST.seed + 1))
+    seed_change = [_diff(a.preview, b.preview) for a, b in zip(cpu_steps, other_steps, strict=True)]
     print(f"{DEVICE} {engine.dtype} {decoder} previews vs CPU fp32, per step: "
-          f"{[round(d, 2) for d in diffs]}; first to last step: {change:.1f}")
-    assert max(diffs) <= PREVIEW and max(diffs) < change / 3
+          f"{[round(d, 2) for d in diffs]}; another seed: {[round(d, 2) for d in seed_change]}; "
+          f"first to last step: {change:.1f}")
+    for index, (diff, scale) in enumerate(zip(diffs, seed_change, strict=True), start=1):
+        assert diff <= max(PREVIEW, scale / 3), f"step {index}: {diff:.2f} vs another seed {scale:.2f}"
+    assert max(diffs) < change / 3
     assert _diff(steps[0].preview, steps[-1].preview) > 0, "the preview follows the run"
 
 
