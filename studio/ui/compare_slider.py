@@ -8,6 +8,8 @@ Signals: position_changed(float): the handle moved, as a fraction of the width.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
@@ -120,3 +122,14 @@ class CompareDialog(QDialog):
     @Slot(float)
     def _on_moved(self, _fraction: float) -> None:
         self.slider.setToolTip(f"{self.slider.position():.0%} before")
+
+
+def open_compare(before: Path, after: Path, parent: QWidget | None = None) -> CompareDialog | None:
+    """Show two picture files side by side in a compare window; None when either cannot be read."""
+    first, second = QImage(str(before)), QImage(str(after))
+    if first.isNull() or second.isNull():
+        return None
+    dialog = CompareDialog(first, second, before.name, after.name, parent)
+    dialog.resize(dialog.slider.sizeHint() + QSize(24, 60))
+    dialog.show()
+    return dialog
