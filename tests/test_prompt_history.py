@@ -66,7 +66,7 @@ def test_up_and_down_walk_recent_prompts_only_from_the_edge_lines(qtbot, studio)
 
 
 def test_popup_searches_and_brings_back_prompt_and_settings(qtbot, studio) -> None:  # type: ignore[no-untyped-def]
-    window, _, paths = studio
+    window, _, _ = studio
     window.parameters.prompt.setPlainText("something else")
     popup = window.prompt_history.open_popup()
     qtbot.waitUntil(lambda: popup.results.count() == len(_newest_first(6)))

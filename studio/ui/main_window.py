@@ -213,6 +213,8 @@ class MainWindow(QMainWindow):
         run_menu.addActions([self.generate_action, self.cancel_action, self.clear_queue_action])
         run_menu.addSeparator()
         run_menu.addActions([self.random_action, self.reuse_action, focus, paste])
+        run_menu.addSeparator()
+        run_menu.addAction(self._action("X/Y/Z grid…", self.open_grid_dialog))
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("About models", self._about_models))
 
@@ -283,6 +285,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Queued: {waiting} waiting.", 4000)
         self._update_busy()
         return request
+
+    def open_grid_dialog(self) -> object:
+        from studio.ui.grid_dialog import GridDialog  # loaded on first use
+
+        self.grid_dialog = GridDialog(self)
+        self.grid_dialog.show()
+        return self.grid_dialog
 
     def _add_style_picker(self) -> None:
         from studio.config.styles import StyleStore
