@@ -20,7 +20,9 @@ def compose_grid(
     width, height = first.size
     font = _font(max(14, min(28, width // 10)))
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    label_width = max(width, 160)
+    # As wide as the longest row label needs, up to two cells (past that, labels wrap).
+    widest = max((probe.textlength(text, font=font) for text in row_labels), default=0)
+    label_width = int(min(widest + 4 * GAP, max(2 * width, 200)))
     column_lines = [_wrap(probe, text, font, width) for text in column_labels]
     row_lines = [_wrap(probe, text, font, label_width - 2 * GAP) for text in row_labels]
     line_height = _line_height(probe, font)

@@ -52,14 +52,20 @@ class GridCellsView(QWidget):
         self.cells: list[QLabel] = []
         layout = QGridLayout(self)
         layout.setSpacing(4)
+        # Packed at the top left: the cells sit side by side as the grid image will show them.
+        layout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         columns, rows = plan.size(0), plan.size(1)
         for x, text in enumerate(plan.labels(0)):
             layout.addWidget(self._label(text, Qt.AlignmentFlag.AlignCenter), 0, x + 1)
         for index, cell in enumerate(plan.cells):
             row = 1 + cell.z * (rows + 1) + cell.y + (1 if cell.z else 0)
             if cell.x == 0:
-                layout.addWidget(self._label(plan.labels(1)[cell.y], Qt.AlignmentFlag.AlignRight
-                                             | Qt.AlignmentFlag.AlignVCenter), row, 0)
+                row_label = self._label(plan.labels(1)[cell.y], Qt.AlignmentFlag.AlignRight
+                                        | Qt.AlignmentFlag.AlignVCenter)
+                # Short labels on one line; long ones wrap within a cell's width.
+                row_label.setMinimumWidth(min(row_label.fontMetrics().horizontalAdvance(row_label.text()) + 8,
+                                              CELL_PIXELS))
+                layout.addWidget(row_label, row, 0)
                 if cell.y == 0 and len(plan.axes) > 2:
                     layout.addWidget(self._label(plan.labels(2)[cell.z], Qt.AlignmentFlag.AlignLeft), row - 1, 1,
                                      1, columns)
@@ -114,6 +120,7 @@ class GridDialog(QDialog):
         self.status = QLabel("")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # a wrapped name stays whole
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
