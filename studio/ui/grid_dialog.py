@@ -57,7 +57,7 @@ class GridCellsView(QWidget):
         columns, rows = plan.size(0), plan.size(1)
         for x, text in enumerate(plan.labels(0)):
             layout.addWidget(self._label(text, Qt.AlignmentFlag.AlignCenter), 0, x + 1)
-        for index, cell in enumerate(plan.cells):
+        for cell in plan.cells:
             row = 1 + cell.z * (rows + 1) + cell.y + (1 if cell.z else 0)
             if cell.x == 0:
                 row_label = self._label(plan.labels(1)[cell.y], Qt.AlignmentFlag.AlignRight
@@ -78,7 +78,6 @@ class GridCellsView(QWidget):
             box.setToolTip(cell.request.prompt)
             self.cells.append(box)
             layout.addWidget(box, row, cell.x + 1)
-        del index
 
     def _label(self, text: str, align: Qt.AlignmentFlag) -> QLabel:
         label = QLabel(text)

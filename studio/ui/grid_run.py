@@ -29,7 +29,9 @@ class GridRun(QObject):
     finished = Signal(str)
     stopped = Signal(str)
 
-    def __init__(self, plan: GridPlan, controller: GenerationController, gallery_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self, plan: GridPlan, controller: GenerationController, gallery_dir: Path, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.plan = plan
         self._controller = controller
