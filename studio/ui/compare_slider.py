@@ -113,7 +113,8 @@ class CompareDialog(QDialog):
         self.slider = CompareSlider(before, after, self)
         names = QLabel(self)
         names.setTextFormat(Qt.TextFormat.PlainText)  # file names are the user's text
-        names.setText(f"Left: {before_name}    Right: {after_name}    (drag, or ← →)")
+        names.setWordWrap(True)  # long file names wrap instead of widening the window
+        names.setText(f"Left: {before_name}\nRight: {after_name}\nDrag the handle, or press ← →.")
         layout = QVBoxLayout(self)
         layout.addWidget(self.slider, 1)
         layout.addWidget(names)
