@@ -20,6 +20,12 @@ _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("generate", help="generate images from a prompt, without the window")
+    add_request_arguments(p)
+    p.set_defaults(handler=run)
+
+
+def add_request_arguments(p: Any) -> None:
+    """The options that build a request; `studio grid` shares them."""
     p.add_argument("--prompt", required=True, help="what to draw")
     p.add_argument("--negative", default="", help="what to avoid")
     p.add_argument("--seed", type=int, help="seed (random when left out)")
@@ -38,7 +44,6 @@ def register(subparsers: Any) -> None:
         "(read as weights only; converting it to .safetensors is safer)",
     )
     add_image_arguments(p)
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as error:
         return _bad(str(error))
     try:
-        request = _request(args, entry.defaults)
+        request = build_request(args, entry.defaults)
     except ValueError as error:
         return _bad(str(error))
     problems = request.problems()
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
         consent = PickleConsent()  # for this run only: the user named this file on the command line
         consent.allow(entry.path)
-    problem = _model_problem(entry, consent)
+    problem = model_problem(entry, consent)
     if problem:
         return _failed(problem)
     if entry.bundled:
@@ -89,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     return _generate(request.replace(model=entry.id), out, args.out is None, device, paths, consent)
 
 
-def _request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRequest:
+def build_request(args: argparse.Namespace, defaults: dict[str, Any]) -> GenerationRequest:
     base = GenerationRequest(prompt="")
     width, height = defaults.get("width", base.width), defaults.get("height", base.height)
     pictured = image_fields(args)
@@ -191,7 +196,7 @@ def _on_read_only_disk(folder: Path) -> bool:
         return False
 
 
-def _model_problem(entry: Any, consent: Any) -> str:
+def model_problem(entry: Any, consent: Any) -> str:
     """Why the model cannot load, from its headers and JSON only (torch is not loaded yet)."""
     from studio.engine.catalogue.checkpoints import pickle_refusal
     from studio.engine.errors import ModelError

@@ -55,6 +55,11 @@ class StudioPaths:
         return self.config_dir / "settings.json"
 
     @property
+    def styles_file(self) -> Path:
+        """Prompt styles, in AUTOMATIC1111's styles.csv columns."""
+        return self.config_dir / "styles.csv"
+
+    @property
     def queue_file(self) -> Path:
         """The jobs waiting and the one running, kept as they change so a crash loses none."""
         return self.data_dir / "queue.json"

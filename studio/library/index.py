@@ -220,6 +220,33 @@ class GalleryIndex:
         """Paths whose prompt matches `text` (words, prefixes allowed), newest first."""
         return [row.path for row in self.rows(search=text)]
 
+    def prompts(self, search: str = "", limit: int = 200) -> list[tuple[str, Path]]:
+        """Each distinct prompt ever used (matching `search`, as the gallery's search does), newest
+        first, with the newest image made from it: the prompt box's history."""
+        if not fts_query(search):
+            return self._recent_prompts(limit)
+        sql, params = self._select("SELECT images.prompt, images.path, max(images.created) FROM images",
+                                   False, search)
+        sql += (" AND" if " WHERE " in sql else " WHERE") + " images.prompt != ''"
+        sql += " GROUP BY images.prompt ORDER BY max(images.created) DESC LIMIT ?"
+        with self._lock:
+            found = self._conn.execute(sql, [*params, max(0, limit)]).fetchall()
+        return [(prompt, self.gallery_dir / key) for prompt, key, _ in found]
+
+    def _recent_prompts(self, limit: int) -> list[tuple[str, Path]]:
+        """Newest images first along the `created` index, stopping at `limit` distinct prompts:
+        it reads only as many rows as it needs, where GROUP BY would read them all."""
+        found: dict[str, Path] = {}
+        with self._lock:
+            cursor = self._conn.execute(
+                "SELECT prompt, path FROM images WHERE prompt != '' ORDER BY created DESC, id")
+            while len(found) < limit and (batch := cursor.fetchmany(256)):
+                for prompt, key in batch:
+                    if prompt not in found and len(found) < limit:
+                        found[prompt] = self.gallery_dir / key
+            cursor.close()
+        return list(found.items())
+
     def get(self, path: Path) -> GalleryRow | None:
         sql = f"SELECT {self._row_columns()} FROM images WHERE images.path = ?"
         with self._lock:

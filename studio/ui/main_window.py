@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.start_image = StartImagePanel()
         self.refine = RefinePanel(self.paths.models_dir)
         self.controls = RunControls(self.parameters, self.start_image, self.refine)
+        self._add_style_picker()
         column = self.controls.column()
         scroll = QScrollArea()
         scroll.setObjectName("ParametersScroll")
@@ -229,7 +230,7 @@ class MainWindow(QMainWindow):
         if problems:
             self.statusBar().showMessage(problems[0], 8000)
             return None
-        request = self.controls.request().with_seed()
+        request = self.controls.submitted_request().with_seed()
         self._remember()
         if self.controller.restored:  # pressing Generate answers the offer: run what waits too
             self._on_run_restored()
@@ -239,6 +240,25 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Queued: {waiting} waiting.", 4000)
         self._update_busy()
         return request
+
+    def open_grid_dialog(self) -> object:
+        from studio.ui.grid_dialog import GridDialog  # loaded on first use
+
+        self.grid_dialog = GridDialog(self)
+        self.grid_dialog.show()
+        return self.grid_dialog
+
+    def _add_style_picker(self) -> None:
+        from studio.config.styles import StyleStore
+        from studio.ui.style_picker import StylePicker
+
+        picker = StylePicker(StyleStore(self.paths.styles_file), self.parameters)
+        picker.current_prompt = lambda: (self.parameters.prompt.toPlainText(), self.parameters.negative.toPlainText())
+        picker.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        for problem in picker.store.problems[:1]:
+            picker.message.emit(f"Some stored styles could not be read: {problem}")
+        self.parameters.add_style_picker(picker)
+        self.controls.styles = picker
 
     @Slot()
     def _on_paint_mask(self) -> None:

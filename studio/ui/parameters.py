@@ -127,7 +127,7 @@ class ParametersPanel(QWidget):
         self.random_button.setCheckable(True)
         self.random_button.setChecked(True)
         self.seed_box.set_random(True)
-        self.random_button.setToolTip("Random seed for every run (Ctrl+R)")
+        self.random_button.setToolTip("Random seed for every run (Ctrl+Shift+D)")
         self.reuse_button = QToolButton()
         self.reuse_button.setIcon(icon("reuse-seed"))
         self.reuse_button.setToolTip("Reuse the last seed (Ctrl+Shift+R)")
@@ -156,6 +156,7 @@ class ParametersPanel(QWidget):
         head.addWidget(section_label("Prompt"))
         head.addStretch(1)
         head.addWidget(self.token_label)
+        self.prompt_head = head  # the style picker joins it (add_style_picker)
         layout.addLayout(head)
         layout.addWidget(self.prompt)
         layout.addWidget(section_label("Negative prompt"))
@@ -248,6 +249,9 @@ class ParametersPanel(QWidget):
         self.scheduler_box.currentTextChanged.connect(self._on_sampler_picked)
         self.random_button.toggled.connect(self._on_random_toggled)
         self.reuse_button.clicked.connect(self.reuse_last_seed)
+
+    def add_style_picker(self, picker: QWidget) -> None:
+        self.prompt_head.insertWidget(1, picker)
 
     # -- values ------------------------------------------------------------------------
 

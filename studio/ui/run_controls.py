@@ -7,9 +7,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from studio.engine.run.request import GenerationRequest
+from studio.engine.run.styled import with_styles
 from studio.ui.parameters import ParametersPanel
 from studio.ui.refine_panel import RefinePanel
 from studio.ui.start_image import StartImagePanel
+from studio.ui.style_picker import StylePicker
 
 
 class RunControls:
@@ -19,6 +21,12 @@ class RunControls:
         self.parameters = parameters
         self.start = start
         self.refine = refine
+        self.styles: StylePicker | None = None
+
+    def submitted_request(self) -> GenerationRequest:
+        """The request as it runs: with the chosen styles applied to its prompts."""
+        request = self.request()
+        return with_styles(request, self.styles.chosen()) if self.styles is not None else request
 
     def request(self) -> GenerationRequest:
         return self.parameters.request().replace(**self.start.fields(), **self.refine.fields())
@@ -28,6 +36,10 @@ class RunControls:
         return found + [p for p in self.request().problems() if p not in found]
 
     def apply_request(self, request: GenerationRequest) -> None:
+        if request.styles and self.styles is not None:  # the prompt as typed, and its styles
+            self.styles.set_chosen(request.styles)
+            request = request.replace(prompt=request.prompt_before_styles,
+                                      negative_prompt=request.negative_before_styles)
         self.parameters.apply_request(request)
         self.start.apply_request(request)
         self.refine.apply_request(request)

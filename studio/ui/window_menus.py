@@ -39,7 +39,7 @@ def build_menus(window: MainWindow) -> None:
     w.cancel_action = add_action(w, "Cancel run", w.cancel, "Esc")
     w.cancel_action.setIcon(icon("cancel"))
     w.clear_queue_action = add_action(w, "Clear queue", w.controller.clear_queue, "Ctrl+Shift+Backspace")
-    w.random_action = add_action(w, "Random seed", w.parameters.random_button.toggle, "Ctrl+R")
+    w.random_action = add_action(w, "Random seed", w.parameters.random_button.toggle, "Ctrl+Shift+D")
     w.reuse_action = add_action(w, "Reuse last seed", w.parameters.reuse_last_seed, "Ctrl+Shift+R")
     focus = add_action(w, "Edit prompt", w.parameters.prompt.setFocus, "Ctrl+L")
     paste = add_action(w, "Paste start image", w.paste_start_image, "Ctrl+Shift+V")
@@ -60,6 +60,8 @@ def build_menus(window: MainWindow) -> None:
     run_menu.addActions([w.generate_action, w.cancel_action, w.clear_queue_action])
     run_menu.addSeparator()
     run_menu.addActions([w.random_action, w.reuse_action, focus, paste])
+    run_menu.addSeparator()
+    run_menu.addAction(add_action(w, "X/Y/Z grid…", w.open_grid_dialog))
     help_menu = menu.addMenu("&Help")
     help_menu.addAction(add_action(w, "About models", partial(about_models, w)))
 

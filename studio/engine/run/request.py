@@ -59,6 +59,10 @@ class GenerationRequest:
     hires_strength: float = 0.5
     hires_steps: int = 0  # 0 means as many as `steps`
     hires_upscaler: str = "Lanczos"
+    # Styles already applied to prompt and negative_prompt, and what the person typed before them.
+    styles: tuple[str, ...] = ()
+    prompt_before_styles: str = ""
+    negative_before_styles: str = ""
 
     @property
     def mode(self) -> str:
@@ -226,6 +230,8 @@ class GenerationRequest:
         values = {k: v for k, v in data.items() if k in names}
         if isinstance(values.get("outpaint"), list):
             values["outpaint"] = tuple(values["outpaint"])  # JSON has no tuples
+        if isinstance(values.get("styles"), list):
+            values["styles"] = tuple(values["styles"])
         return cls(**values)
 
 

@@ -105,6 +105,7 @@ def _read_request(meta: ImageMetadata, raw: dict[str, Any]) -> None:
         values["batch"] = batch
     elif raw.get("batch") is not None:
         meta.problems.append(f"The batch size {shown(raw.get('batch'))} is out of range; it was dropped.")
+    values.update(_styles(raw, meta.problems))
     request = GenerationRequest(**values)
     meta.image_values = read_studio(raw)
     request = apply(request, meta.image_values, meta.problems)
@@ -119,3 +120,21 @@ def _read_request(meta: ImageMetadata, raw: dict[str, Any]) -> None:
     for name in ("seed", "steps", "width", "height", "guidance"):
         if raw.get(name) is None:  # not in the file: the request's default is what it means
             setattr(meta, name, getattr(request, name))
+
+
+MAX_STYLES = 64
+
+
+def _styles(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The styles a request was made with and the prompts as typed before them."""
+    found: dict[str, Any] = {}
+    names = raw.get("styles")
+    if isinstance(names, list) and len(names) <= MAX_STYLES and all(isinstance(n, str) for n in names):
+        found["styles"] = tuple(names)
+    elif names is not None:
+        problems.append("Could not read the styles the image was made with; they were dropped.")
+    for key in ("prompt_before_styles", "negative_before_styles"):
+        text = as_text(raw.get(key))
+        if text is not None:
+            found[key] = text
+    return found

@@ -39,6 +39,10 @@ def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
     panel.drop_loader = ImageDropLoader(
         window, window.controls, lambda text: status.showMessage(text, STATUS_MS)
     )
+    from studio.ui.prompt_history import PromptHistory
+
+    window.prompt_history = PromptHistory(window.parameters.prompt, gallery.index.prompts, window.controls, window)
+    window.prompt_history.message.connect(lambda text: status.showMessage(text, STATUS_MS))
     app = QCoreApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(panel.shutdown)

@@ -180,6 +180,9 @@ class ImageViewer(QWidget):
         self.parent_button.setObjectName("ParentButton")
         self.parent_button.setToolTip("Open the picture this one was made from")
         self.parent_button.hide()
+        self.compare_button = QPushButton("Compare with it")
+        self.compare_button.setToolTip("Before and after: this picture and the one it was made from")
+        self.compare_button.hide()
         self._parent = ""
 
         self.copy_button = QToolButton()
@@ -220,6 +223,7 @@ class ImageViewer(QWidget):
         make_row.addWidget(self.upscale_button, 1)
         column.addLayout(make_row)
         column.addWidget(self.parent_button)
+        column.addWidget(self.compare_button)
         column.addSpacing(8)
         column.addWidget(section_label("Prompt"))
         column.addWidget(self.prompt_label)
@@ -252,6 +256,7 @@ class ImageViewer(QWidget):
         self.variations_button.clicked.connect(self.variations_requested)
         self.upscale_button.clicked.connect(self.upscale_requested)
         self.parent_button.clicked.connect(self._on_parent_clicked)
+        self.compare_button.clicked.connect(self._on_compare_clicked)
         self.copy_button.clicked.connect(self.copy_requested)
         self.folder_button.clicked.connect(self.folder_requested)
         self.favorite_button.clicked.connect(self._on_favorite_clicked)
@@ -298,6 +303,7 @@ class ImageViewer(QWidget):
         self.set_favorite(favorite)
         self._parent = ""
         self.parent_button.hide()
+        self.compare_button.hide()
         self._show_meta(meta)
 
     def set_full_image(self, path: Path, image: QImage) -> None:
@@ -371,6 +377,15 @@ class ImageViewer(QWidget):
         self._parent = meta.request.start_image if meta.request is not None else ""
         self.parent_button.setText(f"Made from {Path(self._parent).name}" if self._parent else "")
         self.parent_button.setVisible(bool(self._parent))
+        self.compare_button.setVisible(bool(self._parent))
+
+    def _on_compare_clicked(self) -> None:
+        from studio.ui.compare_slider import open_compare
+
+        if self._parent and self.path is not None:
+            self.compare_dialog = open_compare(Path(self._parent), self.path, self)
+            if self.compare_dialog is None:
+                self.set_status("The picture it was made from cannot be read, so there is nothing to compare.")
 
     def _on_parent_clicked(self) -> None:
         if self._parent:
