@@ -488,3 +488,15 @@ def test_the_editor_keys_win_over_the_window_shortcuts(qtbot) -> None:
     QTest.keyClick(other, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert fired == ["Delete", "Ctrl+Z"]
     assert editor.document.can_undo() and editor.is_empty(), "and leave the mask alone"
+
+
+def test_the_overlay_colour_stands_apart_from_the_picture(editor: MaskEditor) -> None:
+    from studio.ui.mask_overlay import OVERLAY_COLOR
+
+    red = Image.new("RGB", (200, 200), (20, 40, 200))
+    red.paste((240, 40, 60), (20, 20, 180, 180))  # mostly red, as a red circle filling the frame
+    editor.set_image(red)
+    chosen = editor.canvas.document.overlay.color()
+    assert chosen != OVERLAY_COLOR
+    editor.set_image(Image.new("RGB", (200, 200), (20, 40, 200)))
+    assert editor.canvas.document.overlay.color() == OVERLAY_COLOR

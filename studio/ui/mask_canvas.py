@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from studio.ui import theme
 from studio.ui.mask_document import MaskDocument, MaskTool
+from studio.ui.mask_overlay import overlay_color_for
 
 OVERLAY_OPACITY = 0.55
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -104,6 +105,7 @@ class MaskCanvas(QWidget):
         self._levels = levels
         self.fit_to_view()
         self.document.reset(picture.size())
+        self.document.overlay.set_color(overlay_color_for(levels[-1]))
         self.update()
 
     def has_image(self) -> bool:

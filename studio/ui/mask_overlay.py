@@ -11,10 +11,13 @@ import math
 import time
 
 from PIL import Image, ImageFilter
-from PySide6.QtCore import QObject, QRect, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 
 OVERLAY_COLOR = "#ff2d55"  # a strong red, as in quick-mask modes: reads over skin, sky and foliage
+# Where the picture itself is mostly red, a red overlay vanishes into it: the first of these
+# that stands apart from the picture's colours is used instead.
+OVERLAY_CHOICES = ("#ff2d55", "#2dff8c", "#2dc8ff", "#ffd22d")
 TILE = 256
 TICK_BUDGET_S = 0.004  # blur work per event-loop pass, leaving most of a 16 ms frame to input and paint
 SETTLE_MS = 40  # a soft-edge slider sends many values: re-blur once they stop
@@ -24,6 +27,27 @@ def alpha_from_pil(mask: Image.Image) -> QImage:
     """A Format_Alpha8 copy of an "L" image (its values become the alpha)."""
     data = mask.tobytes()
     return QImage(data, mask.width, mask.height, mask.width, QImage.Format.Format_Alpha8).copy()
+
+
+def overlay_color_for(picture: QImage) -> str:
+    """The overlay colour that stands furthest apart from most of `picture`'s pixels (judged on
+    a small copy: the 10th percentile of each candidate's distance to them)."""
+    import numpy as np
+
+    small = picture.scaled(64, 64, Qt.AspectRatioMode.KeepAspectRatio,
+                           Qt.TransformationMode.FastTransformation).convertToFormat(QImage.Format.Format_RGB888)
+    width, height, stride = small.width(), small.height(), small.bytesPerLine()
+    if not width or not height:
+        return OVERLAY_COLOR
+    rows = np.frombuffer(small.constBits(), dtype=np.uint8, count=stride * height).reshape(height, stride)
+    pixels = rows[:, : width * 3].reshape(-1, 3).astype(np.float32)
+
+    def separation(name: str) -> float:
+        color = QColor(name)
+        target = np.array([color.red(), color.green(), color.blue()], dtype=np.float32)
+        return float(np.percentile(np.linalg.norm(pixels - target, axis=1), 10))
+
+    return max(OVERLAY_CHOICES, key=lambda name: (separation(name) > 140, name == OVERLAY_COLOR, separation(name)))
 
 
 def pil_from_alpha(mask: QImage) -> Image.Image:
@@ -84,6 +108,15 @@ class MaskOverlay(QObject):
         self._image = QImage(mask.size(), QImage.Format.Format_ARGB32_Premultiplied)
         self._image.fill(0)
         self.refresh(mask.rect())
+
+    def set_color(self, color: str) -> None:
+        if QColor(color) != self._color:
+            self._color = QColor(color)
+            if not self._mask.isNull():
+                self.refresh(self._mask.rect())
+
+    def color(self) -> str:
+        return str(self._color.name())
 
     def set_soft_edge(self, radius: int) -> None:
         if radius != self._soft_edge:
