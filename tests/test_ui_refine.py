@@ -102,15 +102,7 @@ def test_variations_from_the_viewer_run_four_of_the_same_seed_side_by_side(
 
 
 def test_upscale_from_the_viewer_saves_a_larger_copy_with_its_metadata(qtbot, paths, tiny_sd_model, shared_engine):
-    model_id = link_model(paths, tiny_sd_model)
-    window = open_window(qtbot, paths, shared_engine)
-    set_small_run(window, model_id, steps=2)
-    gallery = _gallery(window, paths)
-    log = EventLog(window.controller)
-    with wait_event(qtbot, window.controller, Idle):
-        window.generate()
-    (source,) = [e.path for e in log.of(Saved)]
-    gallery.open_path(source)
+    window, gallery, source = _one_in_the_viewer(qtbot, paths, tiny_sd_model, shared_engine)
     qtbot.mouseClick(gallery.viewer.upscale_button, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
     dialog = window.upscale_dialog
     dialog.scale.setValue(3.0)
@@ -130,15 +122,7 @@ def test_upscale_from_the_viewer_saves_a_larger_copy_with_its_metadata(qtbot, pa
 
 
 def test_an_upscale_cancelled_while_a_run_goes_makes_nothing(qtbot, paths, tiny_sd_model, shared_engine):
-    model_id = link_model(paths, tiny_sd_model)
-    window = open_window(qtbot, paths, shared_engine)
-    set_small_run(window, model_id, steps=2)
-    gallery = _gallery(window, paths)
-    log = EventLog(window.controller)
-    with wait_event(qtbot, window.controller, Idle):
-        window.generate()
-    (source,) = [e.path for e in log.of(Saved)]
-    gallery.open_path(source)
+    window, gallery, source = _one_in_the_viewer(qtbot, paths, tiny_sd_model, shared_engine)
     window.parameters.steps.setValue(200)
     window.generate()  # the upscale waits behind this run
     qtbot.mouseClick(gallery.viewer.upscale_button, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
@@ -161,6 +145,20 @@ def test_a_picture_that_cannot_be_read_is_said_in_words(qtbot, paths, shared_eng
     message = failed.args[0].event.message
     assert "broken.png" in message and "Traceback" not in message
     assert not (tmp_path / "out").exists()
+
+
+def _one_in_the_viewer(qtbot, paths, model, engine):  # type: ignore[no-untyped-def]
+    """A window whose gallery viewer shows one picture just made: (window, gallery, its path)."""
+    model_id = link_model(paths, model)  # before the window's first scan of the models folder
+    window = open_window(qtbot, paths, engine)
+    set_small_run(window, model_id, steps=2)
+    gallery = _gallery(window, paths)
+    log = EventLog(window.controller)
+    with wait_event(qtbot, window.controller, Idle):
+        window.generate()
+    (source,) = [e.path for e in log.of(Saved)]
+    gallery.open_path(source)
+    return window, gallery, source
 
 
 def _gallery(window, paths):  # type: ignore[no-untyped-def]
