@@ -70,8 +70,9 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args)
     step = result["step_s"]
-    print(f"a 1-step 64x64 run to latents (text encoder included): {step * 1000:.1f} ms (window {result['window']} tokens)")
-    print(f"{'prompt':<12}{'tokens':>8}{'parse ms':>10}{'encode ms':>11}{'x step':>8}{'cached ms':>11}")
+    print(f"a 1-step 64x64 run to latents (text encoder included): {step * 1000:.1f} ms "
+          f"(window {result['window']} tokens)")
+    print(f"{'prompt':<12}{'tokens':>8}{'parse ms':>10}{'encode ms':>11}{'x run':>8}{'cached ms':>11}")
     for name, row in result["prompts"].items():
         print(f"{name:<12}{row['tokens']:>8}{row['parse_s'] * 1000:>10.2f}{row['encode_s'] * 1000:>11.2f}"
               f"{row['encode_s'] / step:>8.2f}{row['cached_s'] * 1000:>11.3f}")
