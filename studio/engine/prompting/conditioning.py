@@ -20,13 +20,13 @@ from studio.engine.prompting.syntax import Segment
 Rendered = tuple[Segment, ...]  # one step's text: segments split at BREAK
 SD = "sd"
 SDXL = "sdxl"
-_KINDS = {"StableDiffusionPipeline": SD, "StableDiffusionXLPipeline": SDXL}
+EMBEDDED_PIPELINES = {"StableDiffusionPipeline": SD, "StableDiffusionXLPipeline": SDXL}
 
 
 def embedding_kind(pipe: Any) -> str | None:
     """SD or SDXL where `pipe` takes prompt embeddings Studio can build, else None (SD3, Flux,
     the demo model, and pipelines offloaded part by part, whose encoders are not resident)."""
-    kind = _KINDS.get(type(pipe).__name__)
+    kind = EMBEDDED_PIPELINES.get(type(pipe).__name__)
     plan = getattr(pipe, "studio_memory_plan", None)
     return kind if plan is None or plan.offload == "none" else None
 
