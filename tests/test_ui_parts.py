@@ -237,7 +237,7 @@ def test_the_dangling_thread_fixture_fails_a_test_that_leaves_a_thread_running(t
     assert "test_leaves_its_thread_running" in done.stdout
 
 
-def test_token_counter_shows_the_count_and_warns_past_the_limit(qtbot, tiny_sd_model, tmp_path):
+def test_token_counter_shows_the_chunks_of_a_long_prompt(qtbot, tiny_sd_model, tmp_path):
     from studio.engine.catalogue.registry import describe
     from studio.ui.parameters import ParametersPanel
 
@@ -246,8 +246,29 @@ def test_token_counter_shows_the_count_and_warns_past_the_limit(qtbot, tiny_sd_m
     panel.set_models([describe(tiny_sd_model)])  # its tokenizer reads 32 tokens, 30 of them the prompt's
     qtbot.waitUntil(lambda: panel.token_label.text() != "")
     panel.prompt.setPlainText("a red circle")  # this test vocabulary has one token per letter
-    assert panel.token_label.text() == "10 / 30 tokens"
+    assert panel.token_label.text() == "10 tokens · 1 chunk"
+    panel.prompt.setPlainText("x" * 70)  # nothing is cut off: 30 + 30 + 10
+    assert panel.token_label.text() == "70 tokens · 3 chunks"
     assert not panel.token_label.property("over")
+    panel.prompt.setPlainText("(red:1.3) <lora:ink:0.5> BREAK [blue]")  # syntax and tags are not tokens
+    assert panel.token_label.text() == "7 tokens · 2 chunks"
+
+
+def test_token_counter_warns_past_the_limit_where_the_model_truncates(qtbot, tiny_sd_model, tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    from studio.engine.catalogue.registry import describe
+    from studio.ui.parameters import ParametersPanel
+
+    panel = ParametersPanel(tmp_path / "models")
+    qtbot.addWidget(panel)
+    # a family read as plain text (the tokenizer files are the tiny model's)
+    flux = tmp_path / "flux"
+    shutil.copytree(tiny_sd_model / "tokenizer", flux / "tokenizer")
+    (flux / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')
+    panel.set_models([replace(describe(tiny_sd_model), path=flux, family="Flux")])
+    qtbot.waitUntil(lambda: panel.token_label.text() != "")
     panel.prompt.setPlainText("x" * 40)
     assert panel.token_label.text() == "40 / 30 tokens"
     assert panel.token_label.property("over") is True

@@ -29,7 +29,7 @@ from studio.engine.run.request import (
 )
 from studio.engine.run.schedulers import FLOW_MATCHING, KNOWN_NAMES, SCHEDULER_NAMES, names_for
 from studio.ui.theme import icon
-from studio.ui.tokens import TokenCounter
+from studio.ui.tokens import TokenCounter, reads_prompt_in_chunks
 from studio.ui.widgets import SeedSpinBox, SlidingSpinBox, plain_label, section_label
 
 ASPECTS: tuple[tuple[str, int, int], ...] = (
@@ -431,15 +431,12 @@ class ParametersPanel(QWidget):
             self.token_label.setText("")
             return
         # shown as artists know it from other tools: without the start and end tokens
-        count = self._counter.count(self.prompt.toPlainText()) - 2
-        limit = self._counter.limit - 2 if self._counter.limit else None
-        over = limit is not None and count > limit
-        self.token_label.setText(f"{count} / {limit} tokens" if limit else f"{count} tokens")
-        self.token_label.setToolTip(
-            f"The text encoder reads {limit} tokens; the rest of the prompt is ignored."
-            if over
-            else "Tokens of the prompt that the text encoder reads."
-        )
+        entry = self.current_model()
+        chunked = entry is not None and reads_prompt_in_chunks(entry.path, entry.family)
+        shown = self._counter.prompt_tokens(self.prompt.toPlainText(), chunked)
+        over = shown.over
+        self.token_label.setText(shown.label)
+        self.token_label.setToolTip(shown.tooltip)
         if self.token_label.property("over") != over:
             self.token_label.setProperty("over", over)
             self.token_label.style().unpolish(self.token_label)

@@ -12,7 +12,7 @@ from PIL import Image
 from studio.engine.run.cancel import CancelToken, Stopped
 from studio.engine.run.derived import derived_pipeline
 from studio.engine.run.events import EventSink, Step
-from studio.engine.run.prompts import prompt_arguments
+from studio.engine.run.prompts import PromptSchedule, prompt_arguments
 from studio.engine.run.request import SIZE_MULTIPLE, SIZE_RANGE, FieldProblem, GenerationRequest, InvalidRequest
 from studio.engine.run.schedulers import FLOW_MATCHING
 from studio.engine.run.start_image import Prepared, masked_box, paste_back, soft_mask
@@ -167,6 +167,7 @@ class Passes:
         capture = X0Capture(scheduler)
         pipe.scheduler = scheduler
         offset = self.done
+        schedule = PromptSchedule(self.base, r.prompt, r.negative_prompt, r.guidance > 1, r.batch)
 
         def on_step_end(pipe_: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             x0 = capture.take()
@@ -182,10 +183,11 @@ class Passes:
             self._on_event(Step(self.done, self.total, time.perf_counter() - self.started, preview, cost))
             if self._cancel.cancelled:
                 raise Stopped(self.done)
-            return {}
+            return schedule.after_step(pipe_, i)  # prompt editing switches the conditioning here
 
         result = pipe(
-            **prompt_arguments(self.base, r.prompt, r.negative_prompt, r.guidance > 1, self.notices),
+            **prompt_arguments(self.base, r.prompt, r.negative_prompt, r.guidance > 1, self.notices,
+                               _pass_steps(arguments)),
             guidance_scale=r.guidance,
             num_images_per_prompt=r.batch,
             generator=[torch.Generator("cpu").manual_seed(s) for s in self._seeds],
@@ -195,6 +197,17 @@ class Passes:
         )
         self.scheduler_used = FLOW_MATCHING.name if is_flow_matching(scheduler) else r.scheduler
         return list(result.images)
+
+
+def _pass_steps(arguments: dict[str, Any]) -> int | None:
+    """The steps a pass denoises: all of them, or those its strength leaves (as diffusers counts)."""
+    steps = arguments.get("num_inference_steps")
+    if steps is None:
+        return None
+    strength = arguments.get("strength")
+    if strength is None:
+        return int(steps)
+    return int(steps) - int(max(steps - min(steps * strength, steps), 0))
 
 
 def _takes_size(pipe: Any) -> bool:
