@@ -91,6 +91,17 @@ class Engine:
         on_event(outcome)
         return outcome
 
+    def prepare(self, request: GenerationRequest) -> None:
+        """Do before Generate is pressed what a run of `request` would do first: load its model,
+        encode its prompt into the per-pipeline cache and set up its previewer. Raises what
+        loading or encoding raises; the run reports it properly when Generate is pressed."""
+        from studio.engine.run.ahead import encode_prompt_ahead
+
+        request = check(request)
+        encode_prompt_ahead(self, request)
+        entry = self.registry.resolve(request.model)
+        self._previewer(entry, self.pipeline_for(entry))
+
     def pipeline_for(self, entry: ModelEntry) -> Any:
         """The entry's pipeline, from the warm cache or loaded (with the memory options)."""
         self.warm_up()
