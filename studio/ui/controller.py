@@ -61,6 +61,7 @@ class GenerationController(QObject):
         self._save_failed_told = False
         self._ahead: GenerationRequest | None = None  # to prepare once the worker is idle
         self._ahead_sent: tuple[object, ...] | None = None
+        self._ahead_last: GenerationRequest | None = None
 
         w, queued = self._worker, Qt.ConnectionType.QueuedConnection
         self._warm_up_requested.connect(w.warm_up, queued)
@@ -170,8 +171,14 @@ class GenerationController(QObject):
         key = (request.model, request.prompt, request.negative_prompt, request.guidance > 1,
                request.width, request.height)
         if key != self._ahead_sent:
-            self._ahead_sent = key
+            self._ahead_sent, self._ahead_last = key, request
             self._prepare_requested.emit(request)
+
+    def _prepare_again(self) -> None:
+        # a run uses up what was built for it (its scheduler): build it again for the next one
+        if self._ahead is None and self._ahead_last is not None:
+            self._ahead, self._ahead_sent = self._ahead_last, None
+        self._send_ahead()
 
     def request_noise(self, path: str, fraction: float) -> None:
         """Ask the worker for `path` noised to `fraction`; answered by a Noised event."""
@@ -252,7 +259,7 @@ class GenerationController(QObject):
         if isinstance(event.event, Idle):  # the next job starts before anyone hears of the idle
             self._busy = False
             self._dispatch()
-            self._send_ahead()
+            self._prepare_again()
         self.jobs.apply(event)
         self.event.emit(event)
 
