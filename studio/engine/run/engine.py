@@ -94,10 +94,9 @@ class Engine:
     def prepare(self, request: GenerationRequest) -> None:
         """Do before Generate is pressed what a run of `request` would do first: load its model,
         encode its prompt into the per-pipeline cache, set up its previewer and build its
-        scheduler. Raises what
-        loading or encoding raises; the run reports it properly when Generate is pressed."""
+        scheduler. Raises what loading or encoding raises; the run reports it properly when
+        Generate is pressed."""
         from studio.engine.run.ahead import encode_prompt_ahead
-
         from studio.engine.run.once import keep_spare_scheduler
 
         request = check(request)
