@@ -37,6 +37,7 @@ class GenerationController(QObject):
     _warm_up_requested = Signal()
     _run_requested = Signal(int, object, object)
     _noise_requested = Signal(str, float)
+    _prepare_requested = Signal(object)
     _upscale_requested = Signal(str, float, str, str, object)
 
     def __init__(
@@ -58,11 +59,15 @@ class GenerationController(QObject):
         self._queue_file = queue_file
         self._save_pending = False
         self._save_failed_told = False
+        self._ahead: GenerationRequest | None = None  # to prepare once the worker is idle
+        self._ahead_sent: tuple[object, ...] | None = None
+        self._ahead_last: GenerationRequest | None = None
 
         w, queued = self._worker, Qt.ConnectionType.QueuedConnection
         self._warm_up_requested.connect(w.warm_up, queued)
         self._run_requested.connect(w.run, queued)
         self._noise_requested.connect(w.noise, queued)
+        self._prepare_requested.connect(w.prepare, queued)
         self._upscale_requested.connect(w.upscale, queued)
         w.event.connect(self._on_worker_event, queued)
         self.jobs.stored_changed.connect(self._schedule_save)
@@ -81,6 +86,7 @@ class GenerationController(QObject):
         thread.start()
         self._warm_up_requested.emit()
         self._dispatch()
+        self._send_ahead()
 
     def shutdown(self) -> None:
         """Cancel the running job, join the thread and write the queue. Safe to call twice.
@@ -149,6 +155,30 @@ class GenerationController(QObject):
             return False
         job.cancel.cancel()
         return True
+
+    def prepare(self, request: GenerationRequest) -> None:
+        """Have the worker do ahead what a run of `request` does first (its model loaded, its
+        prompt encoded), once it is idle; a newer request replaces one not yet sent."""
+        self._ahead = request
+        self._send_ahead()
+
+    def _send_ahead(self) -> None:
+        request = self._ahead
+        if request is None or self._busy or self._thread is None or self._shut_down:
+            return
+        self._ahead = None
+        # what the work ahead depends on; the seed, steps or guidance scale change nothing there
+        key = (request.model, request.prompt, request.negative_prompt, request.guidance > 1,
+               request.width, request.height)
+        if key != self._ahead_sent:
+            self._ahead_sent, self._ahead_last = key, request
+            self._prepare_requested.emit(request)
+
+    def _prepare_again(self) -> None:
+        # a run uses up what was built for it (its scheduler): build it again for the next one
+        if self._ahead is None and self._ahead_last is not None:
+            self._ahead, self._ahead_sent = self._ahead_last, None
+        self._send_ahead()
 
     def request_noise(self, path: str, fraction: float) -> None:
         """Ask the worker for `path` noised to `fraction`; answered by a Noised event."""
@@ -229,6 +259,7 @@ class GenerationController(QObject):
         if isinstance(event.event, Idle):  # the next job starts before anyone hears of the idle
             self._busy = False
             self._dispatch()
+            self._prepare_again()
         self.jobs.apply(event)
         self.event.emit(event)
 

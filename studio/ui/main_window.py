@@ -52,6 +52,7 @@ SettingsSaver = Callable[[Settings], None]
 
 
 SETTINGS_DEBOUNCE_MS = 600  # the controls are written this long after the last change
+PREPARE_DEBOUNCE_MS = 300  # the run is prepared (prompt encoded) this long after typing pauses
 
 
 class MainWindow(QMainWindow):
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.parameters.set_models(catalogue.entries(), settings.last.model)
         self.parameters.load(settings.last)
         self._loading_controls = False
+        self._prepare_debouncer.start()  # the restored prompt too
         window_state.restore(self, self.splitter, settings.window)
         self._update_busy()
 
@@ -205,6 +207,12 @@ class MainWindow(QMainWindow):
         self.start_image.paint_mask_requested.connect(self._on_paint_mask)
         self.refine.changed.connect(self._on_controls_changed)
         self.refine.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        # the prompt is encoded on the worker while the artist types, so Generate starts at step one
+        self._prepare_debouncer = QTimer(self)
+        self._prepare_debouncer.setSingleShot(True)
+        self._prepare_debouncer.setInterval(PREPARE_DEBOUNCE_MS)
+        self._prepare_debouncer.timeout.connect(self._prepare_ahead)
+        self.parameters.changed.connect(self._prepare_debouncer.start)
 
     # -- gallery and other panels plug in here ------------------------------------------
 
@@ -427,6 +435,12 @@ class MainWindow(QMainWindow):
             self.parameters.load(held)
         self._loading_controls = False
 
+    @Slot()
+    def _prepare_ahead(self) -> None:
+        if self._closed or self.controls.problems():
+            return
+        self.controller.prepare(self.controls.request())
+
     # -- persistence -------------------------------------------------------------------
 
     @Slot()
@@ -451,6 +465,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self._settings_debouncer.stop()
+            self._prepare_debouncer.stop()
             self.catalogue.close()  # joins a scan, which would otherwise signal a deleted object
             self._remember()
             self.run_status.set_state("Stopping…")

@@ -100,6 +100,19 @@ class GenerationWorker(QObject):
         self._engine = engine
         self._emit(EngineReady(_device_text(engine)), 0)
 
+    @Slot(object)
+    def prepare(self, request: GenerationRequest) -> None:
+        """Do ahead what a run of `request` would do first (load the model, encode the prompt), so
+        that Generate starts at its first step. Silent for the artist: whatever fails here fails
+        again, and is reported, when Generate is pressed; the log keeps it."""
+        prepare = getattr(self._engine, "prepare", None)
+        if prepare is None:  # still loading, or an engine that has nothing to do ahead
+            return
+        try:
+            prepare(request)
+        except Exception:
+            log.warning("Preparing a run ahead of Generate failed", exc_info=True)
+
     @Slot(str, float)
     def noise(self, path: str, fraction: float) -> None:
         """Noise a gallery image by its own model's forward process, for the viewer's slider."""

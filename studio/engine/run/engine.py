@@ -91,6 +91,21 @@ class Engine:
         on_event(outcome)
         return outcome
 
+    def prepare(self, request: GenerationRequest) -> None:
+        """Do before Generate is pressed what a run of `request` would do first: load its model,
+        encode its prompt into the per-pipeline cache, set up its previewer and build its
+        scheduler. Raises what loading or encoding raises; the run reports it properly when
+        Generate is pressed."""
+        from studio.engine.run.ahead import encode_prompt_ahead
+        from studio.engine.run.once import keep_spare_scheduler
+
+        request = check(request)
+        encode_prompt_ahead(self, request)
+        entry = self.registry.resolve(request.model)
+        pipe = self.pipeline_for(entry)
+        self._previewer(entry, pipe)
+        keep_spare_scheduler(pipe, request.scheduler, self._base_schedulers[str(entry.path)])
+
     def pipeline_for(self, entry: ModelEntry) -> Any:
         """The entry's pipeline, from the warm cache or loaded (with the memory options)."""
         self.warm_up()
@@ -99,9 +114,12 @@ class Engine:
         key = str(entry.path)
         if self._loaded.get(key) != id(pipe):
             # A fresh load: what was derived from an earlier (evicted) copy is stale.
+            from studio.engine.run.once import pin_execution_device
+
             self._loaded[key] = id(pipe)
             self._previewers.pop(key, None)
             self._base_schedulers[key] = pipe.scheduler.config
+            pin_execution_device(pipe)
         return pipe
 
     @property

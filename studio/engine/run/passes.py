@@ -160,10 +160,10 @@ class Passes:
 
         from studio.engine.previews.x0 import X0Capture
         from studio.engine.run.families import is_flow_matching, unpack_latents
-        from studio.engine.run.scheduling import build_scheduler
+        from studio.engine.run.once import take_scheduler
 
         r = self.request
-        scheduler = build_scheduler(r.scheduler, self._scheduler_config)
+        scheduler = take_scheduler(self.base, r.scheduler, self._scheduler_config)
         capture = X0Capture(scheduler)
         pipe.scheduler = scheduler
         offset = self.done
