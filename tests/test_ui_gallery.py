@@ -283,3 +283,37 @@ def test_grid_keys_favorite_and_delete(
     assert panel.gallery.index.get(row.path) is None
     assert panel.model.rowCount() == 4
     assert panel.view.currentIndex().row() == 1  # the next image is selected
+
+
+def test_two_selected_images_open_in_the_compare_slider_older_first(qtbot, panel: GalleryPanel) -> None:  # type: ignore[no-untyped-def]
+    panel.show()
+    button = panel.grid.compare_button
+    view = panel.view
+    first = view.visualRect(panel.model.index(0)).center()
+    third = view.visualRect(panel.model.index(2)).center()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=first)
+    assert not button.isEnabled()  # one image: nothing to compare it with
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, third)
+    assert button.isEnabled()
+    newest, older = shown_paths(panel)[0], shown_paths(panel)[2]
+    with qtbot.waitSignal(panel.grid.compare_chosen) as chosen:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert [str(p) for p in chosen.args] == [older, newest]
+    dialog = panel.compare_dialog
+    assert dialog is not None and dialog.isVisible()
+    from PySide6.QtWidgets import QLabel
+
+    names = dialog.findChild(QLabel).text()
+    assert names.index(Path(older).name) < names.index(Path(newest).name)
+    dialog.close()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                     view.visualRect(panel.model.index(1)).center())
+    assert not button.isEnabled()  # three selected: which two is not clear
+
+
+def test_comparing_with_a_file_that_is_gone_says_so(qtbot, panel: GalleryPanel, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    paths = [Path(p) for p in shown_paths(panel)[:2]]
+    paths[0].unlink()
+    with qtbot.waitSignal(panel.message) as said:
+        assert panel.compare(paths[0], paths[1]) is None
+    assert "cannot be read" in said.args[0] and paths[0].name in said.args[0]

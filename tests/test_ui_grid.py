@@ -36,7 +36,12 @@ def _chunk(path: Path) -> dict[str, object]:
 
 
 def test_a_2x2_grid_runs_through_the_queue_and_lands_in_the_gallery(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from studio.library.gallery import Gallery
+    from studio.ui.gallery import install_gallery
+
     window = _demo_window(qtbot, tmp_path, steps=4)
+    paths = window.paths
+    gallery = install_gallery(window, Gallery(window.gallery_dir(), paths.index_file, paths.thumbnail_dir))
     dialog = window.open_grid_dialog()
     qtbot.addWidget(dialog)
     dialog.axes[0].setText("guidance=1,3")
@@ -64,6 +69,9 @@ def test_a_2x2_grid_runs_through_the_queue_and_lands_in_the_gallery(qtbot, tmp_p
     with Image.open(grid_path) as grid:
         assert grid.width > 2 * 64 and grid.height > 2 * 64
     assert "Saved the grid" in dialog.status.text()
+    # the open gallery shows the grid image at once, not only after its next look at the folder
+    assert gallery.model.position(grid_path) >= 0
+    gallery.shutdown()
     if SHOTS:
         dialog.grab().save(str(Path(SHOTS) / "grid_dialog.png"))
         Image.open(grid_path).save(Path(SHOTS) / "grid_image.png")

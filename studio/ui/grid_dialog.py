@@ -175,6 +175,7 @@ class GridDialog(QDialog):
     @Slot(str)
     def _on_finished(self, path: str) -> None:
         self.saved.append(path)
+        self._window.picture_saved.emit(path)
         self.status.setText(f"Saved the grid {Path(path).name} and its cells to the gallery.")
         self._done()
 

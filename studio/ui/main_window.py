@@ -58,9 +58,12 @@ PREPARE_DEBOUNCE_MS = 300  # the run is prepared (prompt encoded) this long afte
 class MainWindow(QMainWindow):
     """Signals:
     result_shown(object, object): a finished request and its image paths, once on the canvas.
+    picture_saved(str): a picture was saved to the gallery folder by the window itself rather
+        than by a run (a grid image), so the gallery shows it at once.
     """
 
     result_shown = Signal(object, object)
+    picture_saved = Signal(str)
     # made by build_menus
     generate_action: QAction
     cancel_action: QAction

@@ -29,6 +29,7 @@ def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
     window.add_panel("Gallery", panel)
     # saved images (with their metadata) and the viewer's noised pictures come from the worker
     window.controller.event.connect(partial(_on_worker_event, panel, window))
+    window.picture_saved.connect(panel.add_saved)
     panel.noise_requested.connect(window.controller.request_noise)
     panel.noise_enabled = True
     panel.start_image_chosen.connect(partial(_start_from, window))

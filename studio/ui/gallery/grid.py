@@ -35,11 +35,13 @@ class GalleryGrid(QWidget):
         rows_shown(int): the grid was filled with this many images.
         favorite_key(): F was pressed on the grid.
         delete_key(): Delete was pressed on the grid.
+        compare_chosen(Path, Path): two selected images are to be compared, older first.
     """
 
     rows_shown = Signal(int)
     favorite_key = Signal()
     delete_key = Signal()
+    compare_chosen = Signal(Path, Path)
 
     def __init__(
         self, gallery: Gallery, model: GalleryModel, parent: QWidget | None = None
@@ -60,6 +62,8 @@ class GalleryGrid(QWidget):
         self.sort_box.currentIndexChanged.connect(self.refresh)
         self.view.installEventFilter(self)
         self.view.viewport().installEventFilter(self)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.model.modelReset.connect(self._on_selection_changed)
 
     def _build(self) -> None:
         self.search_box = QLineEdit()
@@ -78,6 +82,13 @@ class GalleryGrid(QWidget):
         self.sort_box.setObjectName("GallerySort")
         for text, _ in ORDERS:
             self.sort_box.addItem(text)
+        self.compare_button = QToolButton()
+        self.compare_button.setObjectName("CompareSelected")
+        self.compare_button.setText("Compare")
+        self.compare_button.setToolTip("Before and after between the two selected images "
+                                       "(Ctrl+click or Shift+click to select two)")
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self._on_compare_clicked)
         self.count_label = plain_label("", "GalleryCount")
         bar = QHBoxLayout()
         bar.setContentsMargins(14, 12, 14, 8)
@@ -85,6 +96,7 @@ class GalleryGrid(QWidget):
         bar.addWidget(self.search_box, 1)
         bar.addWidget(self.favorites_button)
         bar.addWidget(self.sort_box)
+        bar.addWidget(self.compare_button)
         bar.addSpacing(6)
         bar.addWidget(self.count_label)
 
@@ -102,7 +114,9 @@ class GalleryGrid(QWidget):
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(2000)
         self.view.setMovement(QListView.Movement.Static)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Ctrl/Shift+click picks a second image to compare with; the current one is still what
+        # Enter opens, F stars and Delete trashes
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.verticalScrollBar().setSingleStep(48)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -193,6 +207,25 @@ class GalleryGrid(QWidget):
         index = self.model.index(position)
         self.view.setCurrentIndex(index)
         self.view.scrollTo(index)
+
+    def selected_paths(self) -> list[Path]:
+        """The selected images, in the grid's order."""
+        positions = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        rows = (self.model.row_at(p) for p in positions)
+        return [row.path for row in rows if row is not None]
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        self.compare_button.setEnabled(len(self.selected_paths()) == 2)
+
+    @Slot()
+    def _on_compare_clicked(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) != 2:
+            return
+        first, second = paths
+        # the older picture is "before": newest-first order lists it second
+        self.compare_chosen.emit(*((second, first) if self.order == "desc" else (first, second)))
 
     def _fit_columns(self) -> None:
         """Spread the columns over the whole width, so the grid has no ragged right edge."""

@@ -74,6 +74,7 @@ class GalleryPanel(QWidget):
         self.gallery = gallery
         self.controls = controls
         self.reuse_dialog: ReuseDialog | None = None
+        self.compare_dialog: object = None
         # makes the viewer's timeline for an image (its denoising film), or None without one
         self.timeline_provider: TimelineProvider | None = self._film_timeline
         # the forward-noise slider needs something that answers noise_requested
@@ -107,6 +108,7 @@ class GalleryPanel(QWidget):
         g.delegate.favorite_clicked.connect(self._on_star_clicked)
         g.favorite_key.connect(self.toggle_favorite)
         g.delete_key.connect(self.delete_current)
+        g.compare_chosen.connect(self.compare)
         self.loader.image_ready.connect(self._on_full_image)
         self.loader.image_failed.connect(self._on_full_image_failed)
         self._background.finished.connect(self._on_reconciled)
@@ -363,6 +365,16 @@ class GalleryPanel(QWidget):
             self._show_curation(row)
 
     @Slot()
+    @Slot(Path, Path)
+    def compare(self, before: Path, after: Path) -> object:
+        """Open a before/after slider between two gallery images; None when one cannot be read."""
+        from studio.ui.compare_slider import open_compare  # loaded on first use
+
+        self.compare_dialog = open_compare(before, after, self)
+        if self.compare_dialog is None:
+            self.message.emit(f"{before.name} or {after.name} cannot be read, so there is nothing to compare.")
+        return self.compare_dialog
+
     def copy_parameters(self) -> None:
         path = self.current_path()
         if path is None:
