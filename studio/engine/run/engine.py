@@ -10,6 +10,7 @@ from studio.engine.catalogue.registry import ModelEntry, ModelRegistry
 from studio.engine.errors import describe_failure
 from studio.engine.loading.memory import MemoryOptions
 from studio.engine.previews.previewer import PreviewSettings
+from studio.engine.run.addons import AddOnFinder, AddOnsUsed
 from studio.engine.run.cancel import CancelToken, Stopped
 from studio.engine.run.events import Cancelled, EventSink, Failed, Finished, Outcome, Started
 from studio.engine.run.request import GenerationRequest, check
@@ -28,6 +29,7 @@ class Engine:
         previews: PreviewSettings | None = None,
         memory: MemoryOptions | None = None,
         pickle_consent: PickleConsent | None = None,
+        addons: AddOnFinder | None = None,
     ) -> None:
         self.registry = registry
         self._device_choice = device
@@ -35,6 +37,7 @@ class Engine:
         self._dtype_choice = dtype or self.memory.dtype
         self._cache_size = cache_size
         self.pickle_consent = pickle_consent
+        self._addons = addons
         self._cache: Any = None
         self._base_schedulers: dict[str, Any] = {}
         self._previewers: dict[str, Any] = {}
@@ -100,9 +103,10 @@ class Engine:
         from studio.engine.run.once import keep_spare_scheduler
 
         request = check(request)
-        encode_prompt_ahead(self, request)
         entry = self.registry.resolve(request.model)
         pipe = self.pipeline_for(entry)
+        self.use_addons(entry, pipe, request)  # a LoRA on the text encoder changes the embeddings
+        encode_prompt_ahead(self, request)
         self._previewer(entry, pipe)
         keep_spare_scheduler(pipe, request.scheduler, self._base_schedulers[str(entry.path)])
 
@@ -136,6 +140,7 @@ class Engine:
         prepared = prepare(request) if request.mode != "text" else None
         entry = self.registry.resolve(request.model)
         pipe = self.pipeline_for(entry)
+        addons = self.use_addons(entry, pipe, request)
         passes = Passes(
             pipe, request,
             scheduler_config=self._base_schedulers[str(entry.path)],
@@ -153,9 +158,27 @@ class Engine:
         if request.hires_steps_to_run:
             images = passes.hires(images)
         elapsed = time.perf_counter() - passes.started
-        notices = (prepared.notices if prepared else ()) + tuple(passes.notices)
-        used = request.replace(model=entry.id, scheduler=passes.scheduler_used)
+        notices = (prepared.notices if prepared else ()) + addons.notices + tuple(passes.notices)
+        used = request.replace(model=entry.id, scheduler=passes.scheduler_used, addons=addons.addons)
         return Finished(used, images, elapsed, passes.film, notices)
+
+    @property
+    def addon_finder(self) -> AddOnFinder | None:
+        """The LoRA and embedding library runs look names up in: the one given, else the
+        models folder's loras/ and embeddings/."""
+        if self._addons is None:
+            from studio.engine.loras.finder import LibraryFinder
+
+            self._addons = LibraryFinder(self.registry.paths.models_dir)
+        return self._addons
+
+    def use_addons(self, entry: ModelEntry, pipe: Any, request: GenerationRequest) -> AddOnsUsed:
+        """Puts the LoRAs and embeddings `request` names on `pipe`, and takes off the others."""
+        from studio.engine.run.addons import use_addons
+
+        consent = self.pickle_consent
+        return use_addons(pipe, request, entry.family, self.addon_finder,
+                          consent.allows if consent is not None else None)
 
     def upscale(self, image: Any, size: tuple[int, int], upscaler: str) -> Any:
         """`image` (PIL) at `size` by the named upscaler (Lanczos, or a model from the

@@ -109,9 +109,9 @@ def _stretches(parsed: ParsedPrompt, negative: ParsedPrompt, steps: int) -> list
 
 
 def _embeddings(pipe: Any, positive: Rendered, negative: Rendered, guided: bool) -> dict[str, Any]:
-    cache: OrderedDict[tuple[Rendered, Rendered, bool], dict[str, Any]] = pipe.__dict__.setdefault(
+    cache: OrderedDict[tuple[Rendered, Rendered, bool, Any], dict[str, Any]] = pipe.__dict__.setdefault(
         _ATTRIBUTE, OrderedDict())
-    key = (positive, negative, guided)
+    key = (positive, negative, guided, _text_state(pipe))
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
@@ -122,6 +122,15 @@ def _embeddings(pipe: Any, positive: Rendered, negative: Rendered, guided: bool)
     while len(cache) > _KEPT:
         cache.popitem(last=False)
     return cache[key]
+
+
+def _text_state(pipe: Any) -> tuple[Any, ...]:
+    """What besides the text decides the embeddings: the LoRAs on the text encoders and their
+    weights, and the embedding tokens the tokenizer knows."""
+    from studio.engine.loras.apply import text_adapter_state
+    from studio.engine.loras.embeddings import loaded_tokens
+
+    return text_adapter_state(pipe), loaded_tokens(pipe)
 
 
 def _note(notices: list[str] | None, line: str) -> None:

@@ -30,6 +30,30 @@ DEFAULT_MODEL = ""  # empty means "the default model", resolved by the model reg
 
 
 @dataclass(frozen=True)
+class UsedAddOn:
+    """A LoRA or embedding a run used, as the image's metadata records it: the name the prompt
+    calls it by, its file, the short hash AUTOMATIC1111 writes, and its weight."""
+
+    kind: str  # "lora" or "embedding"
+    name: str
+    file: str = ""
+    short_hash: str = ""
+    weight: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: Any) -> UsedAddOn | None:
+        """The add-on a metadata dict describes, or None where it is not one."""
+        if not isinstance(data, dict) or data.get("kind") not in ("lora", "embedding"):
+            return None
+        name, weight = data.get("name"), data.get("weight", 1.0)
+        if not isinstance(name, str) or not name or not _is_number(weight):
+            return None
+        text = {k: str(data[k]) if isinstance(data.get(k), str) else "" for k in ("file", "short_hash")}
+        return cls(str(data["kind"]), name[:256], text["file"][:PATH_MAX_CHARS], text["short_hash"][:64],
+                   float(weight))
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """One run: text-to-image, or from a start image (image-to-image, inpainting,
     outpainting), optionally with a variation seed and a hires pass. `seed=None` means
@@ -63,6 +87,8 @@ class GenerationRequest:
     styles: tuple[str, ...] = ()
     prompt_before_styles: str = ""
     negative_before_styles: str = ""
+    # Filled in by the engine: the LoRAs and embeddings the prompt's tags and words resolved to.
+    addons: tuple[UsedAddOn, ...] = ()
 
     @property
     def mode(self) -> str:
@@ -232,6 +258,9 @@ class GenerationRequest:
             values["outpaint"] = tuple(values["outpaint"])  # JSON has no tuples
         if isinstance(values.get("styles"), list):
             values["styles"] = tuple(values["styles"])
+        if "addons" in values:
+            raw = values["addons"] if isinstance(values["addons"], list | tuple) else []
+            values["addons"] = tuple(a for a in map(_addon, raw) if a is not None)
         return cls(**values)
 
 
@@ -258,6 +287,10 @@ def check(request: GenerationRequest) -> GenerationRequest:
     if problems:
         raise InvalidRequest(problems)
     return request
+
+
+def _addon(data: Any) -> UsedAddOn | None:
+    return data if isinstance(data, UsedAddOn) else UsedAddOn.from_dict(data)
 
 
 def _encodable(text: str) -> bool:

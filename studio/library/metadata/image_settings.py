@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from studio.engine.run.request import GenerationRequest
+from studio.engine.run.request import GenerationRequest, UsedAddOn
 from studio.library.metadata.numbers import as_float, as_int, as_text, shown
 
 # Request fields carried by the studio chunk, beyond the text-to-image ones.
@@ -26,7 +26,9 @@ _A1111_NUMBERS = {  # infotext key -> (request field, reader)
     "Variation seed": ("variation_seed", as_int),
     "Variation seed strength": ("variation_strength", as_float),
 }
-A1111_KEYS = frozenset([*_A1111_NUMBERS, "Denoising strength", "Hires upscaler"])
+A1111_KEYS = frozenset([*_A1111_NUMBERS, "Denoising strength", "Hires upscaler", "Lora hashes", "TI hashes"])
+_HASH_KEYS = {"Lora hashes": "lora", "TI hashes": "embedding"}
+MAX_HASHES = 64
 
 
 def infotext_fields(request: GenerationRequest) -> list[tuple[str, object]]:
@@ -47,6 +49,10 @@ def infotext_fields(request: GenerationRequest) -> list[tuple[str, object]]:
         if request.hires_steps:
             fields.append(("Hires steps", request.hires_steps))
         fields.append(("Hires upscaler", request.hires_upscaler))
+    for kind, key in (("lora", "Lora hashes"), ("embedding", "TI hashes")):
+        hashes = [f"{a.name}: {a.short_hash}" for a in request.addons if a.kind == kind and a.short_hash]
+        if hashes:
+            fields.append((key, ", ".join(hashes)))
     return fields
 
 
@@ -69,7 +75,21 @@ def read_infotext(params: dict[str, str], problems: list[str]) -> dict[str, Any]
                             "it was dropped.")
         else:
             values["hires_strength" if "hires_scale" in values else "strength"] = strength
+    addons = [a for key, kind in _HASH_KEYS.items() if key in params for a in _hashes(params[key], kind)]
+    if addons:
+        values["addons"] = tuple(addons[:MAX_HASHES])
     return values
+
+
+def _hashes(text: str, kind: str) -> list[UsedAddOn]:
+    """`name: hash, name2: hash2` as AUTOMATIC1111 writes its LoRA and embedding hashes."""
+    found = []
+    for part in text.split(",")[:MAX_HASHES]:
+        name, _, short_hash = part.rpartition(":")
+        name, short_hash = name.strip(), short_hash.strip()
+        if name and short_hash and len(short_hash) <= 64 and short_hash.isalnum():
+            found.append(UsedAddOn(kind, name[:256], short_hash=short_hash.lower()))
+    return found
 
 
 def read_studio(raw: dict[str, Any]) -> dict[str, Any]:

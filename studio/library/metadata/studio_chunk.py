@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from studio.engine.run.request import BATCH_RANGE, GenerationRequest
+from studio.engine.run.request import BATCH_RANGE, GenerationRequest, UsedAddOn
 from studio.engine.run.schedulers import spec
 from studio.library.metadata.image_settings import apply, read_studio
 from studio.library.metadata.model import ImageMetadata
@@ -106,6 +106,7 @@ def _read_request(meta: ImageMetadata, raw: dict[str, Any]) -> None:
     elif raw.get("batch") is not None:
         meta.problems.append(f"The batch size {shown(raw.get('batch'))} is out of range; it was dropped.")
     values.update(_styles(raw, meta.problems))
+    values.update(_addons(raw, meta.problems))
     request = GenerationRequest(**values)
     meta.image_values = read_studio(raw)
     request = apply(request, meta.image_values, meta.problems)
@@ -138,3 +139,21 @@ def _styles(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         if text is not None:
             found[key] = text
     return found
+
+
+MAX_ADDONS = 64
+
+
+def _addons(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The LoRAs and embeddings the image was made with; unreadable entries are noted."""
+    items = raw.get("addons")
+    if items is None:
+        return {}
+    if not isinstance(items, list) or len(items) > MAX_ADDONS:
+        problems.append("Could not read the LoRAs and embeddings the image was made with; they were dropped.")
+        return {}
+    found = [UsedAddOn.from_dict(item) for item in items]
+    if any(item is None for item in found):
+        problems.append("Some of the LoRAs and embeddings recorded in the image could not be read; "
+                        "they were dropped.")
+    return {"addons": tuple(item for item in found if item is not None)}
