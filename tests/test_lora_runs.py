@@ -177,3 +177,52 @@ def test_a_pickle_lora_is_not_opened_without_consent(engine: Engine, tiny_sd_mod
 def test_a_bad_weight_is_a_problem_with_the_prompt(engine: Engine, tiny_sd_model: Path) -> None:
     outcome = run(engine, tiny_sd_model, "a red circle <lora:ink:lots>")
     assert isinstance(outcome, Failed) and "not a number" in outcome.message
+
+
+@pytest.fixture(scope="module")
+def sdxl_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudioPaths, Path]:
+    from tests.tiny_families import build_tiny_sdxl
+
+    paths = StudioPaths.under(tmp_path_factory.mktemp("sdxl-home"))
+    model = build_tiny_sdxl(paths.models_dir / "tiny-sdxl")
+    write_diffusers_lora(paths.models_dir / "loras" / "xl-ink.safetensors", model, seed=4, scale=0.3)
+    write_kohya_lora(paths.models_dir / "loras" / "xl-ink-kohya.safetensors", model, seed=4, scale=0.3)
+    from tests.tiny_loras import _components
+
+    _, first, second = _components(model)
+    write_embedding(paths.models_dir / "embeddings" / "xlvelvet.safetensors", seed=5,
+                    sdxl_widths=(int(first.config.hidden_size), int(second.config.hidden_size)))
+    write_embedding(paths.models_dir / "embeddings" / "onlyone.safetensors", seed=5,
+                    width=int(first.config.hidden_size))
+    return paths, model
+
+
+def test_sdxl_takes_loras_on_both_text_encoders_in_both_layouts(sdxl_home: tuple[StudioPaths, Path]) -> None:
+    paths, model = sdxl_home
+    engine = Engine(ModelRegistry(paths), device="cpu")
+    base = pixels(engine, model, "a red circle")
+    diffusers_layout = pixels(engine, model, "a red circle <lora:xl-ink:1>")
+    kohya_layout = pixels(engine, model, "a red circle <lora:xl-ink-kohya:1>")
+    assert np.abs(diffusers_layout - base).max() > 10
+    assert np.abs(kohya_layout - diffusers_layout).max() <= 1
+    pipe = engine.pipeline_for(engine.registry.resolve(str(model)))
+    assert {"text_encoder", "text_encoder_2", "unet"} <= set(pipe.get_list_adapters())
+    assert np.array_equal(pixels(engine, model, "a red circle"), base)
+    # an SDXL embedding carries vectors for both encoders; one made for SD 1.x is refused in words
+    assert not np.array_equal(pixels(engine, model, "a red circle, xlvelvet"), base)
+    refused = run(engine, model, "a red circle, onlyone")
+    assert isinstance(refused, Failed) and "both" in refused.message
+
+
+def test_fused_loras_give_the_unfused_picture_and_unfuse_exactly(home: StudioPaths, tiny_sd_model: Path) -> None:
+    plain_engine = Engine(ModelRegistry(home), device="cpu")
+    fused_engine = Engine(ModelRegistry(home), device="cpu", fuse_loras=True)
+    base = pixels(fused_engine, tiny_sd_model, "a red circle")
+    pixels(fused_engine, tiny_sd_model, "a red circle <lora:ink:0.8>")
+    prompt = "a red circle <lora:ink:0.8> <lora:glow:0.4>"  # a new file joins while one is fused
+    fused = pixels(fused_engine, tiny_sd_model, prompt)
+    assert np.abs(fused - pixels(plain_engine, tiny_sd_model, prompt)).max() <= 1
+    assert np.abs(fused - base).max() > 10
+    # a weight change re-fuses from the kept base weights; no LoRA restores them exactly
+    assert not np.array_equal(pixels(fused_engine, tiny_sd_model, "a red circle <lora:ink:0.3>"), fused)
+    assert np.array_equal(pixels(fused_engine, tiny_sd_model, "a red circle"), base)

@@ -58,6 +58,7 @@ class _PipelineLoras:
     def __init__(self) -> None:
         self.loaded: OrderedDict[str, _Loaded] = OrderedDict()
         self.active: tuple[tuple[str, float, float], ...] = ()
+        self.fused: list[tuple[Any, Any]] = []  # (layer, its base weight before fusing)
         self.counter = 0
 
 
@@ -71,11 +72,13 @@ def text_adapter_state(pipe: Any) -> tuple[tuple[str, float], ...]:
     return tuple((adapter, text) for adapter, _, text in state.active if adapter in text_parts and text != 0)
 
 
-def activate(pipe: Any, uses: list[LoraUse], allowed_pickle: Any = None) -> list[str]:
+def activate(pipe: Any, uses: list[LoraUse], allowed_pickle: Any = None, *, fuse: bool = False) -> list[str]:
     """Make exactly `uses` active on `pipe` at their weights, loading files it does not hold yet.
     Returns notices for files that only partly fit. Raises LoraNotApplied for a file that cannot
     be read or holds nothing this model has. `allowed_pickle(path) -> bool` says whether a
-    pickle file may be opened; without it, none is."""
+    pickle file may be opened; without it, none is. `fuse` merges the active LoRAs into the
+    weights, so a step costs what it costs without them; the base weights are kept aside and
+    put back exactly when the set or a weight changes."""
     state: _PipelineLoras = pipe.__dict__.setdefault(_STATE, _PipelineLoras())
     notices: list[str] = []
     wanted: list[tuple[str, float, float]] = []
@@ -88,7 +91,7 @@ def activate(pipe: Any, uses: list[LoraUse], allowed_pickle: Any = None) -> list
                 "be made for another model version).")
         wanted.append((entry.adapter, float(use.weight), float(use.text_weight)))
     _evict(pipe, state, {adapter for adapter, _, _ in wanted})
-    _switch(pipe, state, tuple(wanted))
+    _switch(pipe, state, tuple(wanted), fuse)
     return notices
 
 
@@ -112,6 +115,7 @@ def _load(pipe: Any, state: _PipelineLoras, use: LoraUse, allowed_pickle: Any) -
     if key in state.loaded:
         state.loaded.move_to_end(key)
         return state.loaded[key]
+    _unfuse(pipe, state)  # a file joins unmerged layers only
     if use.path.suffix.lower() in PICKLE_SUFFIXES and not (allowed_pickle and allowed_pickle(use.path)):
         raise LoraNotApplied(use.name, f"The LoRA “{use.name}” is a pickle file ({use.path.name}), which can run "
                              "code when opened; allow it in the models page first, or use a .safetensors copy.")
@@ -145,9 +149,10 @@ def _load(pipe: Any, state: _PipelineLoras, use: LoraUse, allowed_pickle: Any) -
     return entry
 
 
-def _switch(pipe: Any, state: _PipelineLoras, wanted: tuple[tuple[str, float, float], ...]) -> None:
-    if wanted == state.active:
+def _switch(pipe: Any, state: _PipelineLoras, wanted: tuple[tuple[str, float, float], ...], fuse: bool) -> None:
+    if wanted == state.active and bool(state.fused) == (fuse and bool(wanted)):
         return
+    _unfuse(pipe, state)
     if not wanted:
         if state.loaded:
             pipe.disable_lora()
@@ -159,6 +164,30 @@ def _switch(pipe: Any, state: _PipelineLoras, wanted: tuple[tuple[str, float, fl
     weights = [{k: v for k, v in weight.items() if k in pipe._lora_loadable_modules} for weight in weights]
     pipe.set_adapters(names, weights)
     state.active = wanted
+    if fuse:
+        _fuse(pipe, state, names)
+
+
+def _fuse(pipe: Any, state: _PipelineLoras, names: list[str]) -> None:
+    layers = [m for _, m in _lora_modules(pipe) if any(n in getattr(m, "lora_A", {}) for n in names)]
+    state.fused = [(m, m.get_base_layer().weight.detach().clone()) for m in layers]
+    components = [c for c in pipe._lora_loadable_modules if getattr(pipe, c, None) is not None]
+    pipe.fuse_lora(components=components, adapter_names=names)
+
+
+def _unfuse(pipe: Any, state: _PipelineLoras) -> None:
+    """Undoes a fuse. Subtracting the merged change again leaves rounding in the weights, so
+    the kept copies are put back: the base pixels stay exact."""
+    if not state.fused:
+        return
+    import torch
+
+    components = [c for c in pipe._lora_loadable_modules if getattr(pipe, c, None) is not None]
+    pipe.unfuse_lora(components=components)
+    with torch.no_grad():
+        for layer, weight in state.fused:
+            layer.get_base_layer().weight.copy_(weight)
+    state.fused = []
 
 
 def _evict(pipe: Any, state: _PipelineLoras, keep: set[str]) -> None:
@@ -166,6 +195,7 @@ def _evict(pipe: Any, state: _PipelineLoras, keep: set[str]) -> None:
         victim = next((k for k, e in state.loaded.items() if e.adapter not in keep), None)
         if victim is None:
             return
+        _unfuse(pipe, state)
         _unload(pipe, state.loaded.pop(victim).adapter)
         state.active = tuple(a for a in state.active if a[0] in keep)
 

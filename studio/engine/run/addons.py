@@ -46,7 +46,7 @@ class AddOnsUsed:
 
 
 def use_addons(pipe: Any, request: GenerationRequest, model_family: str, finder: AddOnFinder | None,
-               allowed_pickle: Any = None) -> AddOnsUsed:
+               allowed_pickle: Any = None, *, fuse: bool = False) -> AddOnsUsed:
     """Puts the request's LoRAs and embeddings on `pipe` (and takes off those of earlier runs).
     Raises InvalidRequest for an unreadable tag and AddOnProblem for a file that is missing,
     made for another family, or does not fit."""
@@ -79,7 +79,7 @@ def use_addons(pipe: Any, request: GenerationRequest, model_family: str, finder:
             used.append(UsedAddOn("embedding", name, str(found.path), found.short_hash))
     try:
         add_embeddings(pipe, embeddings, allowed_pickle)
-        notices = activate(pipe, loras, allowed_pickle)
+        notices = activate(pipe, loras, allowed_pickle, fuse=fuse)
     except (LoraNotApplied, EmbeddingNotApplied) as error:
         raise AddOnProblem(str(error)) from error
     return AddOnsUsed(tuple(used), tuple(notices))

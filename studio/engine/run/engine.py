@@ -30,6 +30,7 @@ class Engine:
         memory: MemoryOptions | None = None,
         pickle_consent: PickleConsent | None = None,
         addons: AddOnFinder | None = None,
+        fuse_loras: bool = False,
     ) -> None:
         self.registry = registry
         self._device_choice = device
@@ -38,6 +39,7 @@ class Engine:
         self._cache_size = cache_size
         self.pickle_consent = pickle_consent
         self._addons = addons
+        self.fuse_loras = fuse_loras  # merge active LoRAs into the weights (see bench/bench_loras.py)
         self._cache: Any = None
         self._base_schedulers: dict[str, Any] = {}
         self._previewers: dict[str, Any] = {}
@@ -178,7 +180,7 @@ class Engine:
 
         consent = self.pickle_consent
         return use_addons(pipe, request, entry.family, self.addon_finder,
-                          consent.allows if consent is not None else None)
+                          consent.allows if consent is not None else None, fuse=self.fuse_loras)
 
     def upscale(self, image: Any, size: tuple[int, int], upscaler: str) -> Any:
         """`image` (PIL) at `size` by the named upscaler (Lanczos, or a model from the
