@@ -72,6 +72,26 @@ class StudioPaths:
     def thumbnail_dir(self) -> Path:
         return self.cache_dir / "thumbnails"
 
+    @property
+    def loras_dir(self) -> Path:
+        """LoRA files; each subfolder is a category."""
+        return self.models_dir / "loras"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        """Textual-inversion embeddings; each subfolder is a category."""
+        return self.models_dir / "embeddings"
+
+    @property
+    def addon_hashes_file(self) -> Path:
+        """The hashes of LoRA and embedding files, kept by size and modification time."""
+        return self.cache_dir / "addon_hashes.json"
+
+    @property
+    def trigger_words_file(self) -> Path:
+        """The trigger words people set for their LoRAs and embeddings."""
+        return self.data_dir / "trigger_words.json"
+
 
 def resources_dir() -> Path:
     """The bundled resources: inside the installed package, else the checkout's top level."""

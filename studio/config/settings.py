@@ -17,7 +17,7 @@ from studio.config.atomic import write_atomic
 from studio.config.shown import shown
 from studio.config.stored_json import load_json, move_aside
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 INT_RANGE = (-(2**31), 2**32 - 1)  # what the controls hold (the seed needs 32 bits)
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -41,8 +41,17 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 3 added the folders of LoRAs and embeddings beyond the models folder's own. The
+    # version says that a Studio without them would drop them on saving, so it keeps a copy.
+    out = dict(data)
+    out.setdefault("lora_folders", [])
+    out.setdefault("embedding_folders", [])
+    return out
+
+
 # Index i upgrades a file of version i + 1 to version i + 2. Append only; never reorder.
-MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3)
 
 
 @dataclass
@@ -83,6 +92,9 @@ class Settings:
     last: LastParameters = field(default_factory=LastParameters)
     preview: PreviewSettings = field(default_factory=PreviewSettings)
     gallery_dir: str | None = None  # None: the platform's default pictures folder
+    # Folders of LoRAs and embeddings besides the models folder's loras/ and embeddings/
+    lora_folders: list[str] = field(default_factory=list)
+    embedding_folders: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,6 +113,8 @@ class Settings:
             settings.gallery_dir = gallery or None
         else:
             notes.append(f"Ignored gallery_dir {shown(gallery)}: it is not a folder path.")
+        settings.lora_folders = _folders(data.get("lora_folders"), "lora_folders", notes)
+        settings.embedding_folders = _folders(data.get("embedding_folders"), "embedding_folders", notes)
         return settings, notes
 
 
@@ -183,6 +197,23 @@ def _section(cls: type[T], raw: object, name: str, notes: list[str]) -> T:
         else:
             notes.append(f"Ignored {name}.{f.name} = {shown(value)}: wrong kind of value.")
     return dataclasses.replace(default, **values)  # type: ignore[type-var]
+
+
+def _folders(raw: object, name: str, notes: list[str]) -> list[str]:
+    """A list of folder paths, keeping each entry that is a non-empty text, once."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        notes.append(f"Ignored {name} = {shown(raw)}: expected a list of folder paths.")
+        return []
+    folders: list[str] = []
+    for item in raw:
+        if isinstance(item, str) and item.strip():
+            if item not in folders:
+                folders.append(item)
+        else:
+            notes.append(f"Ignored {shown(item)} in {name}: it is not a folder path.")
+    return folders
 
 
 def _fits(value: object, default: object, annotation: object) -> bool:

@@ -1,1 +1,2 @@
-"""LoRAs and textual-inversion embeddings: the library of files and their use in a run."""
+"""LoRAs and textual-inversion embeddings: the library of files (listed from their headers, never
+loaded for listing) and applying them to a pipeline."""
