@@ -40,7 +40,11 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
         enabled=chosen.enabled if chosen else True,
         cache_dir=registry.paths.cache_dir,
     )
-    return Engine(registry, previews=previews, pickle_consent=registry.pickle_consent)
+    from studio.engine.loras.finder import LibraryFinder
+    from studio.engine.loras.library import AddOnLibrary
+
+    addons = LibraryFinder(AddOnLibrary.for_studio(registry.paths, settings))
+    return Engine(registry, previews=previews, pickle_consent=registry.pickle_consent, addons=addons)
 
 
 def save_to_gallery(

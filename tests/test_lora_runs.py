@@ -18,7 +18,13 @@ from studio.engine.run.engine import Engine
 from studio.engine.run.events import Failed, Finished
 from studio.engine.run.request import GenerationRequest
 from studio.library.metadata.a1111 import format_infotext, parse_infotext
-from tests.tiny_loras import embedding_width, write_diffusers_lora, write_embedding, write_kohya_lora
+from tests.tiny_loras import (
+    embedding_width,
+    kohya_metadata,
+    write_diffusers_lora,
+    write_embedding,
+    write_kohya_lora,
+)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +139,7 @@ def test_a_damaged_lora_file_gets_a_reason(engine: Engine, tiny_sd_model: Path, 
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
     outcome = run(engine, tiny_sd_model, "a red circle <lora:broken:1>")
     assert isinstance(outcome, Failed)
-    assert "“broken”" in outcome.message and "damaged" in outcome.message
+    assert "“broken”" in outcome.message and "not a safetensors file" in outcome.message
     assert "Error" not in outcome.message and "Traceback" not in outcome.message
     # and the engine is fine afterwards
     assert isinstance(run(engine, tiny_sd_model, "a red circle <lora:ink:1>"), Finished)
@@ -187,6 +193,8 @@ def sdxl_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudioPaths, Pa
     model = build_tiny_sdxl(paths.models_dir / "tiny-sdxl")
     write_diffusers_lora(paths.models_dir / "loras" / "xl-ink.safetensors", model, seed=4, scale=0.3)
     write_kohya_lora(paths.models_dir / "loras" / "xl-ink-kohya.safetensors", model, seed=4, scale=0.3)
+    write_diffusers_lora(paths.models_dir / "loras" / "for-sd15.safetensors", model, seed=4,
+                         metadata=kohya_metadata({"ink": 3}, base="sd_v1"))
     from tests.tiny_loras import _components
 
     _, first, second = _components(model)
@@ -212,6 +220,9 @@ def test_sdxl_takes_loras_on_both_text_encoders_in_both_layouts(sdxl_home: tuple
     assert not np.array_equal(pixels(engine, model, "a red circle, xlvelvet"), base)
     refused = run(engine, model, "a red circle, onlyone")
     assert isinstance(refused, Failed) and "both" in refused.message
+    # a LoRA whose training metadata names another family is refused with both families named
+    other = run(engine, model, "a red circle <lora:for-sd15:1>")
+    assert isinstance(other, Failed) and "SD 1.x" in other.message and "SDXL" in other.message
 
 
 def test_fused_loras_give_the_unfused_picture_and_unfuse_exactly(home: StudioPaths, tiny_sd_model: Path) -> None:

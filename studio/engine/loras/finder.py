@@ -2,59 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
 from pathlib import Path
 
+from studio.engine.loras.library import AddOn, AddOnLibrary, family_problem
 from studio.engine.run.addons import FoundAddOn
 
-_FOLDERS = {"lora": "loras", "embedding": "embeddings"}
-_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin")
+_WORDS = {"lora": "LoRA", "embedding": "embedding"}
 
 
 class LibraryFinder:
-    """Finds LoRAs in the models folder's loras/ and embeddings in its embeddings/ (subfolders
-    included), plus any extra folders, by file name without the extension."""
+    """Resolves the names a prompt uses through an AddOnLibrary, rescanning only when a folder
+    of it changed since the last scan."""
 
-    def __init__(self, models_dir: Path, extra: Sequence[Path] = ()) -> None:
-        self.models_dir = models_dir
-        self.extra = tuple(extra)
-
-    def folders(self, kind: str) -> list[Path]:
-        return [self.models_dir / _FOLDERS[kind], *self.extra]
+    def __init__(self, library: AddOnLibrary) -> None:
+        self.library = library
+        self._seen: tuple[tuple[str, int], ...] | None = None
 
     def where(self, kind: str) -> str:
-        return " or ".join(str(f) for f in self.folders(kind))
+        folders = [str(f.path) for f in self.library.folders if f.kind == kind] or ["the models folder"]
+        return " or ".join(folders)
 
     def names(self, kind: str) -> list[str]:
-        return sorted({p.stem for p in self._files(kind)})
+        return sorted({a.name for a in self._current() if a.kind == kind and a.usable})
 
     def find(self, kind: str, name: str) -> FoundAddOn | None:
-        wanted = name.replace("\\", "/").lower()
-        for path in self._files(kind):
-            if path.stem.lower() == wanted.rsplit("/", 1)[-1]:
-                return FoundAddOn(path.stem, path, short_hash(path, whole_file=kind == "embedding"))
-        return None
+        self._current()
+        addon = self.library.find(name, kind)
+        if addon is None:
+            return None
+        if addon.problem:
+            from studio.engine.run.addons import AddOnProblem
+
+            raise AddOnProblem(f"{addon.problem} (the {_WORDS[kind]} “{name}” in the prompt)")
+        addon = self.library.hash_of(addon)
+        return FoundAddOn(addon.name, addon.path, addon.short_hash, addon.family)
 
     def family_problem(self, found: FoundAddOn, kind: str, model_family: str) -> str | None:
-        return None
+        addon = self.library.find(found.name, kind)
+        return family_problem(addon, model_family) if addon is not None else None
 
-    def _files(self, kind: str) -> list[Path]:
-        found: list[Path] = []
-        for folder in self.folders(kind):
-            if folder.is_dir():
-                found.extend(sorted(p for p in folder.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file()))
-        return found
+    def _current(self) -> list[AddOn]:
+        seen = _folder_times([f.path for f in self.library.folders])
+        if seen != self._seen:
+            self._seen = seen
+            return self.library.scan(with_hashes=False)
+        return self.library.snapshot()
 
 
-def short_hash(path: Path, *, whole_file: bool = False) -> str:
-    """AUTOMATIC1111's short hash, the first 12 hex digits of a sha256: for a LoRA in
-    safetensors of its tensor bytes (after the header), else of the whole file."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        if path.suffix.lower() == ".safetensors" and not whole_file:
-            file.seek(8 + int.from_bytes(file.read(8), "little"))
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
+def _folder_times(roots: list[Path]) -> tuple[tuple[str, int], ...]:
+    """Every folder under `roots` with its modification time: a file added, removed or renamed
+    anywhere in them changes one."""
+    times: list[tuple[str, int]] = []
+    for root in roots:
+        for folder, _, _ in os.walk(root):
+            try:
+                times.append((folder, os.stat(folder).st_mtime_ns))
+            except OSError:
+                continue
+    return tuple(times)

@@ -170,8 +170,9 @@ class Engine:
         models folder's loras/ and embeddings/."""
         if self._addons is None:
             from studio.engine.loras.finder import LibraryFinder
+            from studio.engine.loras.library import AddOnLibrary
 
-            self._addons = LibraryFinder(self.registry.paths.models_dir)
+            self._addons = LibraryFinder(AddOnLibrary.for_studio(self.registry.paths))
         return self._addons
 
     def use_addons(self, entry: ModelEntry, pipe: Any, request: GenerationRequest) -> AddOnsUsed:
