@@ -464,6 +464,11 @@ class MainWindow(QMainWindow):
             except OSError as error:  # SaveError says why in words
                 self.statusBar().showMessage(f"Could not save settings: {error}", 8000)
 
+    def save_state(self) -> None:
+        """Write the controls and the window's geometry now (a logout may not close the window)."""
+        if not self._closed:
+            self._remember()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
