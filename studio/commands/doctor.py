@@ -160,7 +160,7 @@ def _folders(report: Report, paths: StudioPaths) -> None:
                                "writable": writable, "free_bytes": free})
         if not writable:
             report.problem(f"the {name} folder {folder} cannot be written",
-                           f"make it writable (chmod u+w), or set STUDIO_HOME to a folder you own")
+                           "make it writable (chmod u+w), or set STUDIO_HOME to a folder you own")
 
 
 def _existing_ancestor(folder: Path) -> Path | None:
@@ -236,7 +236,8 @@ def as_text(report: Report) -> str:
                      f"{len(d['libraries_checked'])} present" + (f"; missing {', '.join(missing)}" if missing else ""))
     lines += ["", "Folders:"]
     for folder in report.folders:
-        state = ("writable" if folder["writable"] else "NOT writable") + ("" if folder["exists"] else ", created on use")
+        state = "writable" if folder["writable"] else "NOT writable"
+        state += "" if folder["exists"] else ", created on use"
         lines.append(f"  {folder['name']:<8} {folder['path']} ({state}, {_gib(folder['free_bytes'])} free)")
     lines += ["", f"Models ({len(report.models)}):"]
     for model in report.models:
