@@ -103,3 +103,30 @@ def test_the_window_opens_within_its_screen_and_comes_back_onto_one(qtbot, windo
     window_state.restore(window, window.splitter, saved)
     QGuiApplication.processEvents()
     assert area.contains(window.frameGeometry()), (window.frameGeometry(), area)
+
+
+def test_with_the_gallery_the_window_still_fits_a_1024x640_screen(qtbot, window, tmp_path: Path):
+    import gc
+
+    from studio.library.gallery import Gallery
+    from studio.ui.gallery import install_gallery
+
+    gallery = Gallery.for_folder(tmp_path / "pictures")
+    panel = install_gallery(window, gallery)
+    try:
+        QGuiApplication.processEvents()
+        least = window.minimumSizeHint().expandedTo(window.minimumSize())
+        assert least.width() <= 1024 and least.height() <= 640, least
+        settle(qtbot, window, QSize(1024, 640))
+        window.tabs.setCurrentWidget(panel)
+        panel.pages.setCurrentWidget(panel.viewer)
+        QGuiApplication.processEvents()
+        side = panel.viewer.findChild(QScrollArea, "ViewerSideScroll")
+        for button in (panel.viewer.reuse_all_button, panel.viewer.upscale_button, panel.viewer.delete_button):
+            left = button.mapTo(side.viewport(), QPoint(0, 0)).x()
+            assert 0 <= left and left + button.width() <= side.viewport().width()
+        assert clipped_controls(window) == []
+    finally:
+        panel.shutdown()
+        gallery.close()
+        gc.collect()
