@@ -154,34 +154,32 @@ def _save(path: Path, settings: Settings) -> None:
     save_settings(settings, path)
 
 
-def missing_display() -> str | None:
-    """Why no window can open here, or None. Qt would abort the process instead of saying so."""
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
-        return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return None
-    return (
-        "Studio needs a display to open its window, and none was found (DISPLAY and "
-        "WAYLAND_DISPLAY are unset). Without one, use `studio generate ...` or "
-        "`studio --screenshot OUT.png`."
-    )
+def desktop_problem() -> str | None:
+    """Why no window can open here (no screen, a system library missing), or None.
+    Checked before PySide6 loads: Qt would abort the process instead of saying so."""
+    from studio import desktop_check
+
+    return desktop_check.check().problem
 
 
 def run_app(paths: StudioPaths | None = None) -> int:
-    """Open the main window and run until it closes."""
-    problem = missing_display()
+    """Open the main window and run until it closes, or until SIGTERM or a logout ends it."""
+    problem = desktop_problem()
     if problem:
         print(f"studio: {problem}", file=sys.stderr)
         return 1
     from PySide6.QtCore import QTimer
 
     from studio.ui.errors import ErrorReporter
+    from studio.ui.session_end import SessionEnd
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     studio = build(paths)
     reporter = ErrorReporter(studio.window)
     reporter.install()
+    session = SessionEnd(studio.app, studio.window.save_state, studio.window.close)
+    session.install()
     studio.window.show()
     # the worker thread (and torch) starts once the window is on screen, then the gallery opens
     QTimer.singleShot(0, studio.controller.start)
@@ -190,6 +188,7 @@ def run_app(paths: StudioPaths | None = None) -> int:
         return int(studio.app.exec())
     finally:
         studio.controller.shutdown()
+        session.uninstall()
         reporter.uninstall()
 
 
@@ -207,6 +206,10 @@ def screenshot(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    problem = desktop_problem()
+    if problem:
+        print(f"studio: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtCore import QTimer
 
     studio = build(paths, persist=False, engine_factory=engine_factory)

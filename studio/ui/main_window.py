@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QMainWindow,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -43,6 +42,7 @@ from studio.ui.run_status import RunStatus
 from studio.ui.start_image import StartImagePanel
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label
+from studio.ui.window_fit import ColumnScrollArea
 from studio.ui.window_menus import build_menus
 
 if TYPE_CHECKING:
@@ -112,10 +112,8 @@ class MainWindow(QMainWindow):
         self.controls = RunControls(self.parameters, self.start_image, self.refine)
         self._add_style_picker()
         column = self.controls.column()
-        scroll = QScrollArea()
+        scroll = ColumnScrollArea()  # as wide as its controls need: it scrolls down, never sideways
         scroll.setObjectName("ParametersScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(column)
         self.generate_button = QPushButton(icon("generate", "#ffffff"), "  Generate")
         self.generate_button.setObjectName("GenerateButton")
@@ -137,7 +135,6 @@ class MainWindow(QMainWindow):
         left_layout.setSpacing(0)
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
-        left.setMinimumWidth(300)
 
         self.view = PreviewView()
         self.banner = MessageBanner()
@@ -463,6 +460,11 @@ class MainWindow(QMainWindow):
                 self._save_settings(self.settings)
             except OSError as error:  # SaveError says why in words
                 self.statusBar().showMessage(f"Could not save settings: {error}", 8000)
+
+    def save_state(self) -> None:
+        """Write the controls and the window's geometry now (a logout may not close the window)."""
+        if not self._closed:
+            self._remember()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:

@@ -235,9 +235,11 @@ class MaskCanvas(QWidget):
         area = QRectF(0, 0, size.width(), size.height())
         painter.save()
         painter.setTransform(QTransform(self._scale, 0, 0, self._scale, self._offset.x(), self._offset.y()))
-        # nearest neighbour when enlarging, so the artist sees the pixels being masked
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._scale < 1)
-        level = self._level_for(self._scale)
+        # nearest neighbour when enlarging, so the artist sees the pixels being masked; the
+        # copy is chosen for device pixels (twice as many on a 200% screen), so it stays sharp
+        device_scale = self._scale * painter.device().devicePixelRatioF()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, device_scale < 1)
+        level = self._level_for(device_scale)
         painter.drawImage(area, level, QRectF(level.rect()))
         painter.setOpacity(OVERLAY_OPACITY)
         painter.drawImage(area, self.document.overlay.image(), area)

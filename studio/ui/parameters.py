@@ -155,10 +155,10 @@ class ParametersPanel(QWidget):
         head = QHBoxLayout()
         head.addWidget(section_label("Prompt"))
         head.addStretch(1)
-        head.addWidget(self.token_label)
         self.prompt_head = head  # the style picker joins it (add_style_picker)
         layout.addLayout(head)
         layout.addWidget(self.prompt)
+        layout.addWidget(self.token_label)  # under the prompt: the head row stays narrow
         layout.addWidget(section_label("Negative prompt"))
         layout.addWidget(self.negative)
 
@@ -170,6 +170,7 @@ class ParametersPanel(QWidget):
             ("Steps", self.steps),
             ("Guidance", self.guidance),
             ("Size", self._size_row()),
+            ("Aspect", self.aspect_box),  # a row of its own, so a narrow column fits the size boxes
             ("Sampler", self.scheduler_box),
             ("Seed", self._seed_row()),
             ("Images", self._batch_row()),
@@ -201,7 +202,7 @@ class ParametersPanel(QWidget):
         layout.addWidget(self.width_box)
         layout.addWidget(self.swap_button)
         layout.addWidget(self.height_box)
-        layout.addWidget(self.aspect_box, 1)
+        layout.addStretch(1)
         return row
 
     def _seed_row(self) -> QWidget:
@@ -251,7 +252,7 @@ class ParametersPanel(QWidget):
         self.reuse_button.clicked.connect(self.reuse_last_seed)
 
     def add_style_picker(self, picker: QWidget) -> None:
-        self.prompt_head.insertWidget(1, picker)
+        self.prompt_head.addWidget(picker)  # at the right, after the stretch
 
     # -- values ------------------------------------------------------------------------
 

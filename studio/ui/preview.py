@@ -51,7 +51,7 @@ class PreviewView(QWidget):
         self.setMinimumSize(240, 240)
         self._pixmap: QPixmap | None = None
         self._frame = QSize()  # the size the image stands for (the final image's size)
-        self._scaled: tuple[tuple[int, int, int], QPixmap] | None = None
+        self._scaled: tuple[tuple[int, int, int, float], QPixmap] | None = None
         self._placeholder = "Type a prompt and press Generate (Ctrl+Enter)."
         self.paint_count = 0
 
@@ -98,8 +98,11 @@ class PreviewView(QWidget):
             return
         target = self.image_rect()
         source = self._pixmap
-        if source.width() > target.width() or source.height() > target.height():
-            painter.drawPixmap(target.topLeft(), self._shrunk(source, target.size()))
+        # what the painter covers in device pixels: twice the widget's size on a 200% screen
+        ratio = painter.device().devicePixelRatioF()
+        pixels = QSize(math.ceil(target.width() * ratio), math.ceil(target.height() * ratio))
+        if source.width() > pixels.width() or source.height() > pixels.height():
+            painter.drawPixmap(target.topLeft(), self._shrunk(source, pixels, ratio))
         else:
             # enlarging: nearest neighbour keeps tiny previews crisp instead of blurred
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
@@ -109,11 +112,18 @@ class PreviewView(QWidget):
         painter.end()
         self.paint_count += 1
 
-    def _shrunk(self, source: QPixmap, size: QSize) -> QPixmap:
-        key = (source.cacheKey(), size.width(), size.height())
+    def _shrunk(self, source: QPixmap, pixels: QSize, ratio: float) -> QPixmap:
+        """`source` smoothly scaled to `pixels` device pixels, marked with the screen's ratio so
+        it is drawn one pixel per device pixel (crisp on a 200% screen, not doubled)."""
+        key = (source.cacheKey(), pixels.width(), pixels.height(), ratio)
         if self._scaled is None or self._scaled[0] != key:
             scaled = source.scaled(
-                size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+                pixels, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
+            scaled.setDevicePixelRatio(ratio)
             self._scaled = (key, scaled)
         return self._scaled[1]
+
+    def painted_pixmap(self) -> QPixmap | None:
+        """The shrunk copy made for the current image and size, or None while none was needed."""
+        return self._scaled[1] if self._scaled is not None else None

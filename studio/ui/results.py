@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from studio.ui.events import Delivered, JobEvent, SaveFailed
@@ -111,13 +111,19 @@ class ResultsModel(QAbstractListModel):
 
 
 def _thumbnail(array: np.ndarray) -> QIcon:
+    # made at the densest screen's pixel ratio, so the strip is sharp on a 200% screen
+    app = QGuiApplication.instance()
+    ratio = max(1.0, app.devicePixelRatio()) if isinstance(app, QGuiApplication) else 1.0
+    side = round(THUMB * ratio)
     pixmap = QPixmap.fromImage(image_from_array(array))
     mode = (
         Qt.TransformationMode.FastTransformation
-        if pixmap.width() < THUMB
+        if pixmap.width() < side
         else Qt.TransformationMode.SmoothTransformation
     )
-    return QIcon(pixmap.scaled(QSize(THUMB, THUMB), Qt.AspectRatioMode.KeepAspectRatio, mode))
+    scaled = pixmap.scaled(QSize(side, side), Qt.AspectRatioMode.KeepAspectRatio, mode)
+    scaled.setDevicePixelRatio(ratio)
+    return QIcon(scaled)
 
 
 class ResultsStrip(QListView):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QToolButton, QWidget
 
 from studio.config.atomic import SaveError
 from studio.config.styles import Style, StyleStore
+
+MAX_TEXT_WIDTH = 150  # pixels of the button's text
 
 
 class StylePicker(QToolButton):
@@ -89,8 +91,11 @@ class StylePicker(QToolButton):
         menu.addAction("Export styles.csv…", self._on_export)
 
     def _update_text(self) -> None:
-        self.setText(f"Styles: {', '.join(self._chosen)}" if self._chosen else "Styles")
-        self.setToolTip("Styles applied to the prompt when it runs ({prompt} marks where the prompt goes)")
+        full = f"Styles: {', '.join(self._chosen)}" if self._chosen else "Styles"
+        # elided, so that many styles do not widen the parameters column; the tooltip has them all
+        self.setText(self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, MAX_TEXT_WIDTH))
+        about = "Styles applied to the prompt when it runs ({prompt} marks where the prompt goes)"
+        self.setToolTip(f"{full}\n{about}" if self._chosen else about)
 
     @Slot()
     def _on_save(self) -> None:

@@ -8,6 +8,7 @@ from PySide6.QtCore import QByteArray
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from studio.config.settings import WindowState
+from studio.ui.window_fit import clamp_to_screens, place_first_window
 
 
 def capture(window: QMainWindow, splitter: QSplitter) -> WindowState:
@@ -17,9 +18,12 @@ def capture(window: QMainWindow, splitter: QSplitter) -> WindowState:
 
 
 def restore(window: QMainWindow, splitter: QSplitter, saved: WindowState) -> None:
-    """Put back what `capture` kept; a value that is not base64 is skipped."""
-    if saved.geometry:
-        window.restoreGeometry(_unb64(saved.geometry))
+    """Put back what `capture` kept, on a screen that exists; a value that is not base64 is
+    skipped. With no geometry kept, the window is sized to its screen."""
+    if saved.geometry and window.restoreGeometry(_unb64(saved.geometry)):
+        clamp_to_screens(window)
+    else:
+        place_first_window(window)
     if saved.splitter:
         splitter.restoreState(_unb64(saved.splitter))
     if saved.state:

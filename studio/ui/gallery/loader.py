@@ -68,11 +68,17 @@ class ThumbnailLoader(QObject):
         *,
         threads: int = 2,
         capacity: int = LRU_CAPACITY,
+        pixel_ratio: float = 1.0,
         parent: QObject | None = None,
     ) -> None:
+        """`pixel_ratio`: device pixels per tile pixel (2 on a 200% screen); thumbnails are
+        decoded at the tile's size in device pixels so they stay sharp."""
         super().__init__(parent)
         self._cache = cache
-        self._tile = QSize(tile)
+        self._ratio = max(1.0, float(pixel_ratio))
+        self._tile = QSize(round(tile.width() * self._ratio), round(tile.height() * self._ratio))
+        # the disk thumbnails are made once at DISK_SIZE; a high-density tile needs larger ones
+        self._disk_size = DISK_SIZE if max(self._tile.width(), self._tile.height()) <= DISK_SIZE else 2 * DISK_SIZE
         self._capacity = capacity
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: dict[str, str] = {}
@@ -176,7 +182,7 @@ class ThumbnailLoader(QObject):
 
     def _make(self, path: str) -> None:
         try:
-            jpeg = self._cache.get(Path(path), DISK_SIZE)
+            jpeg = self._cache.get(Path(path), self._disk_size)
             image = QImage(str(jpeg))
             if image.isNull():
                 raise UnreadableImage(f"The thumbnail of {Path(path).name} could not be decoded.")
@@ -202,7 +208,9 @@ class ThumbnailLoader(QObject):
     def _on_decoded(self, path: str, image: QImage) -> None:
         if self._closed:
             return
-        self._pixmaps[path] = QPixmap.fromImage(image)
+        pixmap = QPixmap.fromImage(image)
+        pixmap.setDevicePixelRatio(self._ratio)
+        self._pixmaps[path] = pixmap
         self._pixmaps.move_to_end(path)
         while len(self._pixmaps) > self._capacity:
             self._pixmaps.popitem(last=False)

@@ -82,7 +82,8 @@ class GalleryPanel(QWidget):
         self._timeline: ViewerTimeline | None = None
         self.drop_loader: ImageDropLoader | None = None  # where the window takes image drops
         self._closed = False
-        self.loader = ThumbnailLoader(gallery.thumbnails, TILE, threads=threads, parent=self)
+        self.loader = ThumbnailLoader(gallery.thumbnails, TILE, threads=threads,
+                                      pixel_ratio=self.devicePixelRatioF(), parent=self)
         self.model = GalleryModel(self.loader, self)
         self._background = BackgroundTask(self)
         self.curator = Curator(gallery.index, self)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -26,6 +25,7 @@ from studio.ui.gallery.delegate import star_icon
 from studio.ui.preview import PreviewView
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label, section_label
+from studio.ui.window_fit import ColumnScrollArea
 
 SIDE_WIDTH = 340
 VIEWER_KEYS = {
@@ -109,6 +109,7 @@ class ImageViewer(QWidget):
         top.addWidget(self.next_button)
 
         self.image_view = PreviewView()
+        self.image_view.setMinimumSize(160, 160)  # the picture shrinks before the window outgrows the screen
         self.image_view.clear("")
         self.status = plain_label("", "ViewerStatus", wrap=True)
         self.status.hide()
@@ -235,13 +236,12 @@ class ImageViewer(QWidget):
         column.addWidget(self.notes_title)
         column.addWidget(self.notes_label)
         column.addStretch(1)
-        scroll = QScrollArea()
+        # as wide as its buttons need and at most SIDE_WIDTH, so the window fits a 1024-pixel screen
+        scroll = ColumnScrollArea()
         scroll.setObjectName("ViewerSideScroll")
-        scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
-        scroll.setFixedWidth(SIDE_WIDTH)
+        scroll.setMaximumWidth(SIDE_WIDTH)
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         return scroll
 
