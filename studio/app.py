@@ -40,7 +40,13 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
         enabled=chosen.enabled if chosen else True,
         cache_dir=registry.paths.cache_dir,
     )
-    return Engine(registry, previews=previews, pickle_consent=registry.pickle_consent)
+    engine = Engine(registry, previews=previews, pickle_consent=registry.pickle_consent)
+    if settings is not None and settings.fast_path_models:
+        from studio.engine.loading.fast_path import FastPath, FastPathOptions
+
+        options = FastPathOptions(cache_dir=registry.paths.cache_dir)
+        engine.fast_path = FastPath(frozenset(settings.fast_path_models), options)
+    return engine
 
 
 def save_to_gallery(

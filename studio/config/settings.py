@@ -83,6 +83,8 @@ class Settings:
     last: LastParameters = field(default_factory=LastParameters)
     preview: PreviewSettings = field(default_factory=PreviewSettings)
     gallery_dir: str | None = None  # None: the platform's default pictures folder
+    # models (ids as the picker lists them, or folder paths) that take the compiled fast path
+    fast_path_models: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,6 +103,11 @@ class Settings:
             settings.gallery_dir = gallery or None
         else:
             notes.append(f"Ignored gallery_dir {shown(gallery)}: it is not a folder path.")
+        fast = data.get("fast_path_models", [])
+        if isinstance(fast, list) and all(isinstance(m, str) for m in fast):
+            settings.fast_path_models = list(fast)
+        else:
+            notes.append(f"Ignored fast_path_models {shown(fast)}: expected a list of model names.")
         return settings, notes
 
 
