@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+RUNS = 5  # the targets hold in each run, not only in the median
 
 
 def _pick_model(home: Path) -> tuple[str, str]:
@@ -109,7 +110,7 @@ def _is(kind: type) -> Callable[[Any], bool]:
 
 def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
     """One run with a 1 ms probe timer: probe lateness, step times, first preview painted."""
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
     from studio.engine.run.events import Step
     from studio.ui.events import Idle
@@ -119,7 +120,6 @@ def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
     marks: dict[str, float] = {}
     view = session.window.view
     last = [time.perf_counter()]
-    paints_before = [view.paint_count]
 
     def probe() -> None:
         now = time.perf_counter()
@@ -135,16 +135,17 @@ def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
         marks.setdefault("step", time.perf_counter())
         if event.preview is not None and "preview" not in marks:
             marks["preview"] = time.perf_counter()
-            paints_before[0] = view.paint_count
 
-    original_paint = view.paintEvent
+    class PaintWatch(QObject):
+        # PySide calls a widget's paintEvent as its class had it when first shown, so a
+        # replaced method is never called: the paint is seen by an event filter instead.
+        def eventFilter(self, watched: Any, event: Any) -> bool:
+            if event.type() == QEvent.Type.Paint and "preview" in marks and "painted" not in marks:
+                marks["painted"] = time.perf_counter()
+            return False
 
-    def paint(event: Any) -> None:
-        original_paint(event)
-        if "preview" in marks and "painted" not in marks:
-            marks["painted"] = time.perf_counter()
-
-    view.paintEvent = paint  # type: ignore[method-assign]
+    watch = PaintWatch()
+    view.installEventFilter(watch)
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(1)
@@ -157,7 +158,7 @@ def _measure_run(session: _Session, steps: int) -> dict[str, Any]:
     session.wait_event(_is(Idle), 600)  # the job delivered (or ended otherwise) and the worker idle
     timer.stop()
     session.controller.event.disconnect(on_event)
-    view.paintEvent = original_paint  # type: ignore[method-assign]
+    view.removeEventFilter(watch)
     # steps reach the GUI latest-wins, so a slow turn folds several into one: per step, divide
     per_step = [(b - a) / (j - i) for (i, a), (j, b) in itertools.pairwise(step_times) if j > i]
     return {
@@ -243,30 +244,48 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
         model, model_name = _pick_model(home)
         session = _Session(home, model)
         _measure_run(session, 2)  # load the model and fit its preview decoder: not timed
-        runs = [_measure_run(session, 12 if quick else 25) for _ in range(1 if quick else 3)]
-        cancels = [_measure_cancel(session, 200) for _ in range(1 if quick else 3)]
+        repeats = 1 if quick else RUNS
+        runs = [_measure_run(session, 12 if quick else 25) for _ in range(repeats)]
+        cancels = [_measure_cancel(session, 200) for _ in range(repeats)]
         session.close()
     lateness = [x for r in runs for x in r["lateness"]]
     step_ms = statistics.median(r["step_ms"] for r in runs)
+    first = [r["first_preview_ms"] for r in runs]
+    # each run against its own step time: a busy machine slows the steps and the first preview alike
+    first_over = [r["first_preview_ms"] - r["step_ms"] for r in runs]
+    cancel_over = [ms - r["step_ms"] for ms, r in zip(cancels, runs, strict=True)]
     engine_first = statistics.median(r["engine_first_step_ms"] for r in runs)
     gui_ms = statistics.median(r["gui_ms"] for r in runs)
     note = f"offscreen, {model_name}, CPU"
+    spread = f"{len(runs)} runs"
     return {
         "gui_latency_p99": {
             "value": round(_percentile(lateness, 99), 2), "target": 16, "unit": "ms",
             "better": "lower", "note": f"1 ms QTimer probe lateness while generating; {note}",
         },
         "generate_to_first_preview": {
-            "value": round(statistics.median(r["first_preview_ms"] for r in runs), 1),
+            "value": round(max(first), 1), "runs": [round(x, 1) for x in first],
             "target": round(step_ms + 10, 1), "unit": "ms", "better": "lower",
-            "note": f"model warm; target is one step ({step_ms:.1f} ms) + 10 ms; of this, the engine "
-            f"took {engine_first:.0f} ms to finish its first step (set-up, prompt encoding, one step) "
-            f"and the GUI {gui_ms:.1f} ms from that step's signal to the preview painted; {note}",
+            "note": f"the slowest of {spread}, model warm; target is one step ({step_ms:.1f} ms) + 10 ms; "
+            f"the engine took {engine_first:.0f} ms (median) to finish its first step (set-up, one step, "
+            f"its preview) and the GUI {gui_ms:.1f} ms from that step's signal to the preview's paint "
+            f"event; {note}",
+        },
+        "first_preview_beyond_one_step": {
+            "value": round(max(first_over), 1), "runs": [round(x, 1) for x in first_over],
+            "target": 10, "unit": "ms", "better": "lower",
+            "note": f"the slowest of {spread}: Generate to first preview less that run's own step time",
         },
         "cancel_to_idle": {
-            "value": round(statistics.median(cancels), 1),
+            "value": round(max(cancels), 1), "runs": [round(x, 1) for x in cancels],
             "target": round(step_ms + 5, 1), "unit": "ms", "better": "lower",
-            "note": f"Cancel pressed to the worker idle; target one step + 5 ms; {note}",
+            "note": f"the slowest of {spread}: Cancel pressed mid-run to the worker idle; target one step "
+            f"+ 5 ms; {note}",
+        },
+        "cancel_beyond_one_step": {
+            "value": round(max(cancel_over), 1), "runs": [round(x, 1) for x in cancel_over],
+            "target": 5, "unit": "ms", "better": "lower",
+            "note": f"the slowest of {spread}: cancel to idle less the step time of the run before it",
         },
         "cold_start": {
             "value": round(statistics.median(cold), 1), "target": 1000, "unit": "ms",

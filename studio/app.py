@@ -44,7 +44,13 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
     from studio.engine.loras.library import AddOnLibrary
 
     addons = LibraryFinder(AddOnLibrary.for_studio(registry.paths, settings))
-    return Engine(registry, previews=previews, pickle_consent=registry.pickle_consent, addons=addons)
+    engine = Engine(registry, previews=previews, pickle_consent=registry.pickle_consent, addons=addons)
+    if settings is not None and settings.fast_path_models:
+        from studio.engine.loading.fast_path import FastPath, FastPathOptions
+
+        options = FastPathOptions(cache_dir=registry.paths.cache_dir)
+        engine.fast_path = FastPath(frozenset(settings.fast_path_models), options)
+    return engine
 
 
 def save_to_gallery(

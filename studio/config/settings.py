@@ -95,6 +95,8 @@ class Settings:
     # Folders of LoRAs and embeddings besides the models folder's loras/ and embeddings/
     lora_folders: list[str] = field(default_factory=list)
     embedding_folders: list[str] = field(default_factory=list)
+    # models (ids as the picker lists them, or folder paths) that take the compiled fast path
+    fast_path_models: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -115,6 +117,11 @@ class Settings:
             notes.append(f"Ignored gallery_dir {shown(gallery)}: it is not a folder path.")
         settings.lora_folders = _folders(data.get("lora_folders"), "lora_folders", notes)
         settings.embedding_folders = _folders(data.get("embedding_folders"), "embedding_folders", notes)
+        fast = data.get("fast_path_models", [])
+        if isinstance(fast, list) and all(isinstance(m, str) for m in fast):
+            settings.fast_path_models = list(fast)
+        else:
+            notes.append(f"Ignored fast_path_models {shown(fast)}: expected a list of model names.")
         return settings, notes
 
 

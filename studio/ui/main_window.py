@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings
 from studio.engine.errors import InvalidParameters
-from studio.engine.run.events import Cancelled, Failed, Finished, Started, Step
+from studio.engine.run.events import Cancelled, Failed, Finished, Optimizing, Started, Step
 from studio.engine.run.request import GenerationRequest
 from studio.ui import window_state
 from studio.ui.catalogue import ModelCatalogue
@@ -312,6 +312,8 @@ class MainWindow(QMainWindow):
                 self.show_error(message, details)
                 if isinstance(cause, InvalidParameters):
                     self.parameters.mark_invalid(cause.fields)
+            case Optimizing(message=message):
+                self.run_status.set_state(message)
             case Notice(message=message):
                 self.statusBar().showMessage(message, 10000)
             case Finished(notices=notices) if notices:

@@ -63,18 +63,20 @@ class ResultsModel(QAbstractListModel):
         if job is None or key[1] >= len(job.paths):
             return None
         number = key[1]
-        request = job.request.per_image()[number]
         path = job.paths[number]
+        # painting asks for the icon of every visible row on every repaint, so answer it first:
+        # the image's own request is built only for the roles that show it
         if role == Qt.ItemDataRole.DecorationRole:
             return self._icons.get(key)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return plain_tooltip(f"{describe_request(request)}\n{path or 'not saved'}")
-        if role == REQUEST_ROLE:
-            return request
         if role == PATH_ROLE:
             return path
         if role == ARRAY_ROLE:
             return job.arrays[number] if number < len(job.arrays) else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            request = job.request.per_image()[number]
+            return plain_tooltip(f"{describe_request(request)}\n{path or 'not saved'}")
+        if role == REQUEST_ROLE:
+            return job.request.per_image()[number]
         return None
 
     def job_at(self, row: int) -> tuple[Job | None, int]:

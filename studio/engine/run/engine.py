@@ -8,11 +8,13 @@ from typing import Any
 from studio.engine.catalogue.checkpoints import PickleConsent
 from studio.engine.catalogue.registry import ModelEntry, ModelRegistry
 from studio.engine.errors import describe_failure
+from studio.engine.loading.fast_path import FastPath
 from studio.engine.loading.memory import MemoryOptions
 from studio.engine.previews.previewer import PreviewSettings
 from studio.engine.run.addons import AddOnFinder, AddOnsUsed
 from studio.engine.run.cancel import CancelToken, Stopped
 from studio.engine.run.events import Cancelled, EventSink, Failed, Finished, Outcome, Started
+from studio.engine.run.mid_step import MidStepCancel
 from studio.engine.run.request import GenerationRequest, check
 
 
@@ -45,9 +47,13 @@ class Engine:
         self._previewers: dict[str, Any] = {}
         self._loaded: dict[str, int] = {}  # model path -> id of the pipeline loaded for it
         self.preview_settings = previews or PreviewSettings()
+        self._mid_step = MidStepCancel()  # Cancel checked inside a step, between its blocks
+        self.fast_path = FastPath()  # the models that are compiled (none unless chosen)
 
     def warm_up(self) -> None:
         """Import torch and diffusers now, so the first run does not pay for it."""
+        if self._cache is not None:  # done once: a run calls this again, and it is not free
+            return
         import diffusers
         import torch  # noqa: F401
         import transformers
@@ -87,7 +93,8 @@ class Engine:
         on_event(Started(request, request.steps_to_run + request.hires_steps_to_run))
         outcome: Outcome
         try:
-            outcome = self._run(request, on_event, cancel)
+            with self._mid_step.running(cancel, on_event) as sink, self.fast_path.running(sink):
+                outcome = self._run(request, sink, cancel)
         except Stopped as stop:
             outcome = Cancelled(request, stop.steps_done)
         except Exception as error:
@@ -126,6 +133,9 @@ class Engine:
             self._previewers.pop(key, None)
             self._base_schedulers[key] = pipe.scheduler.config
             pin_execution_device(pipe)
+            self._mid_step.install(pipe)
+            if self.fast_path.wanted(entry.id, entry.path):
+                self.fast_path.apply(pipe)
         return pipe
 
     @property

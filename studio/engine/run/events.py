@@ -40,6 +40,15 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Optimizing:
+    """The fast path is compiling the model for this run's shapes; the next step waits for it.
+    Comes once per model and shape, between Started and the first Step."""
+
+    message: str
+    kind: Literal["optimizing"] = "optimizing"
+
+
+@dataclass(frozen=True)
 class Finished:
     request: GenerationRequest
     images: list[Image.Image]
@@ -68,6 +77,6 @@ class Failed:
     kind: Literal["failed"] = "failed"
 
 
-Event = Started | Step | Finished | Cancelled | Failed
+Event = Started | Step | Optimizing | Finished | Cancelled | Failed
 Outcome = Finished | Cancelled | Failed
 EventSink = Callable[[Event], None]
