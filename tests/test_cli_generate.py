@@ -121,7 +121,7 @@ def test_without_a_display_the_app_says_so_instead_of_aborting(tmp_path: Path) -
         env=env | {"STUDIO_HOME": str(tmp_path)},
     )
     assert result.returncode == 1
-    assert "needs a display" in result.stderr
+    assert "needs a screen" in result.stderr
 
 
 def test_default_model_is_the_demo_and_draws_what_was_asked(tmp_path: Path) -> None:
