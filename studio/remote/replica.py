@@ -33,11 +33,17 @@ def paths_to_json(paths: StudioPaths) -> dict[str, str]:
 class EngineReplica:
     """Holds one Engine; `run` streams one request's pieces; `info` describes this replica."""
 
-    def __init__(self, home: dict[str, str], models: str = "", device: str = "") -> None:
+    def __init__(self, home: dict[str, str], models: str = "", device: str = "", threads: int = 0) -> None:
         from studio.engine.catalogue.registry import ModelRegistry
         from studio.engine.previews.previewer import PreviewSettings
         from studio.engine.run.engine import Engine
 
+        if threads > 0:
+            import torch
+
+            # A CPU replica uses the cores Ray gave it, as many as a local run on them would:
+            # a float sum split over another count of threads rounds differently.
+            torch.set_num_threads(threads)
         paths = StudioPaths(**{name: Path(value) for name, value in home.items()})
         extra = (Path(models),) if models else ()
         self._registry = ModelRegistry(paths, extra)

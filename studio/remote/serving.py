@@ -43,7 +43,8 @@ def build_app(options: ServeOptions) -> Any:
         ray_actor_options={"num_gpus": options.gpus_per_replica, "num_cpus": options.cpus_per_replica},
     )
     ingress = serve.deployment(_ingress_class(), name="StudioIngress", ray_actor_options={"num_cpus": 0})
-    engine = replica.bind(paths_to_json(options.home), options.models, options.device)
+    threads = max(1, int(options.cpus_per_replica)) if not options.gpus_per_replica else 0
+    engine = replica.bind(paths_to_json(options.home), options.models, options.device, threads)
     return ingress.bind(engine, options.token, options.limits, options.replicas)
 
 
@@ -69,6 +70,7 @@ def _ingress_class() -> type:
             self._limits = limits
             self._replicas = replicas
             self._info: dict[str, Any] | None = None
+            self._runs = 0  # runs accepted since the start: a refused token adds none
 
         def _allowed(self, headers: Any) -> bool:
             return token_matches(token_from_headers(headers), self._token)
@@ -83,7 +85,7 @@ def _ingress_class() -> type:
             except asyncio.TimeoutError:
                 busy = True  # every replica is running: the last answer stands in
             return {"v": protocol.PROTOCOL_VERSION, "studio": __version__, "replicas": self._replicas,
-                    "busy": busy, "limits": vars(self._limits), **(self._info or {})}
+                    "busy": busy, "runs": self._runs, "limits": vars(self._limits), **(self._info or {})}
 
         @app.websocket("/v1/run")
         async def run(self, socket: WebSocket) -> None:
@@ -91,6 +93,7 @@ def _ingress_class() -> type:
                 await socket.send_denial_response(Response(refused["error"], status_code=401))
                 return
             await socket.accept()
+            self._runs += 1
             await RunSession(socket, self._engine, self._limits).serve()
 
     return StudioIngress
