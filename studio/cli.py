@@ -17,7 +17,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from studio import __version__
-    from studio.commands import doctor, film, gallery, generate, grid, info, loras, upscale
+    from studio.commands import doctor, film, gallery, generate, grid, info, loras, serve, upscale
 
     parser = _Parser(prog="studio", description="Text-to-image latent diffusion, with live previews.")
     parser.add_argument("--version", action="version", version=f"Studio {__version__}")
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt", help="prompt for --screenshot")
     parser.add_argument("--seed", type=int, help="seed for --screenshot")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for module in (generate, grid, info, gallery, film, upscale, loras, doctor):
+    for module in (generate, grid, info, gallery, film, upscale, loras, serve, doctor):
         module.register(sub)
     return parser
 

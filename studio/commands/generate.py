@@ -21,6 +21,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("generate", help="generate images from a prompt, without the window")
     add_request_arguments(p)
+    p.add_argument("--server", help="run on a `studio serve` server at this URL (http://HOST:PORT); save here")
+    p.add_argument("--token", help="the server's token (or set STUDIO_TOKEN)")
     p.set_defaults(handler=run)
 
 
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from studio.engine.errors import ModelError
 
     paths = StudioPaths.default()
+    if getattr(args, "server", None):
+        from studio.commands.remote_generate import run_remote
+
+        return run_remote(args, paths)
     registry = ModelRegistry(paths)
     try:
         entry = registry.resolve(args.model)
@@ -220,8 +226,10 @@ _PICKLE_HINT = "From the command line, pass --allow-pickle to load it once."
 
 
 def _generate(
-    request: GenerationRequest, out: Path, out_is_gallery: bool, device: str | None, paths: Any, consent: Any
+    request: GenerationRequest, out: Path, out_is_gallery: bool, device: str | None, paths: Any, consent: Any,
+    engine: Any = None,
 ) -> int:
+    """Run on `engine` (a RemoteEngine), else on a local Engine for `device`, and save."""
     from tqdm import tqdm
 
     from studio.engine.catalogue.registry import ModelRegistry
@@ -234,18 +242,18 @@ def _generate(
     def on_event(event: Event) -> None:
         nonlocal bar
         match event:
-            case Step(total=total):
+            case Step(index=index, total=total):
                 # Made at the first step, so that a run failing while its model loads prints
                 # nothing but its message.
                 if bar is None:
                     bar = tqdm(total=total, unit="step", file=sys.stderr, desc="Generating", leave=False)
-                bar.update(1)
+                bar.update(index - bar.n)  # a slow network may skip steps: the count still adds up
             case _:
                 pass
 
     from studio.engine.previews.previewer import PreviewSettings
 
-    engine = Engine(
+    engine = engine or Engine(
         ModelRegistry(paths),
         device=device,
         previews=PreviewSettings(cache_dir=paths.cache_dir),
@@ -287,7 +295,8 @@ def _save_all(outcome: Any, out: Path, dated: bool, paths: Any) -> int:
         while True:
             folder, in_dated_folders = folders[current]
             try:
-                path = _save(image, image_request, folder, dated=in_dated_folders, chunks=chunks)
+                path = _save(image, image_request, folder, dated=in_dated_folders, chunks=chunks,
+                             server=getattr(outcome, "server", ""))
                 break
             except SaveError as error:
                 first_error = first_error or error
@@ -311,7 +320,7 @@ def fallback_folders(paths: Any) -> list[Path]:
     return [paths.cache_dir / "unsaved images", Path(tempfile.gettempdir()) / "studio-unsaved-images"]
 
 
-def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool, chunks: Any) -> Path:
+def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool, chunks: Any, server: str = "") -> Path:
     """Into the gallery's dated folders, or straight into the folder the user named."""
     from datetime import datetime
 
@@ -319,10 +328,10 @@ def _save(image: Any, request: GenerationRequest, out: Path, *, dated: bool, chu
     from studio.library.store import encode_png, file_name, save_image
 
     if dated:
-        return save_image(image, request, out, extra_chunks=chunks)
+        return save_image(image, request, out, extra_chunks=chunks, server=server)
     moment = datetime.now().astimezone()
     try:
-        data = encode_png(image, request, created=moment.timestamp(), extra_chunks=chunks)
+        data = encode_png(image, request, created=moment.timestamp(), extra_chunks=chunks, server=server)
     except (OSError, ValueError) as exc:
         raise SaveError(f"Could not encode the image as PNG ({type(exc).__name__}).", image=image) from exc
     return write_atomic(out / file_name(request, moment), data, replace=False)

@@ -62,6 +62,16 @@ class EngineUnavailable:
 
 
 @dataclass(frozen=True)
+class ServerUnavailable:
+    """A remote engine that could not take or finish the run: `reason` is "unreachable",
+    "token" (refused), "version" (another protocol), "lost" (the connection broke mid-run)
+    or "engine" (its replica stopped); `url` names the server."""
+
+    url: str = ""
+    reason: str = "unreachable"
+
+
+@dataclass(frozen=True)
 class Unexpected:
     """A failure Studio has no words for: a bug here or in a library. `details` has the trace."""
 
@@ -75,6 +85,7 @@ Cause = (
     | InvalidParameters
     | DeviceProblem
     | EngineUnavailable
+    | ServerUnavailable
     | Unexpected
 )
 

@@ -39,6 +39,7 @@ def save_image(
     extra_chunks: dict[bytes | str, bytes] | None = None,
     now: datetime | None = None,
     dated: bool = True,
+    server: str = "",
 ) -> Path:
     """Save `image` as a PNG under gallery_dir/YYYY-MM-DD/ (or straight into gallery_dir when
     not `dated`) and return its path; an existing file is never overwritten.
@@ -51,7 +52,7 @@ def save_image(
     for kind in extra_chunks or {}:
         check_private_kind(kind)  # a wrong chunk type is a programming error: ValueError
     try:
-        data = encode_png(image, request, created=moment.timestamp(), extra_chunks=extra_chunks)
+        data = encode_png(image, request, created=moment.timestamp(), extra_chunks=extra_chunks, server=server)
     except (OSError, ValueError) as exc:  # a lazily opened file whose pixels are cut short, say
         size = f"{image.width}x{image.height} {image.mode}"
         message = f"Could not save the image: its {size} pixels could not be encoded as PNG."
@@ -74,12 +75,14 @@ def encode_png(
     *,
     created: float,
     extra_chunks: dict[bytes | str, bytes] | None = None,
+    server: str = "",
 ) -> bytes:
     """The PNG file bytes for an image and the request that made it (with, for a run from a
     picture, the start image's and mask's hashes and the mask itself, read from their files)."""
     texts = [
         ("parameters", format_infotext(request, APP_VERSION)),
-        (STUDIO_KEY, studio_json(request, app=APP_VERSION, created=created, lineage=lineage_of(request))),
+        (STUDIO_KEY, studio_json(request, app=APP_VERSION, created=created, lineage=lineage_of(request),
+                                 server=server)),
     ]
     chunks = {**mask_chunk(request), **(extra_chunks or {})}
     private = [(check_private_kind(kind), bytes(payload)) for kind, payload in chunks.items()]

@@ -55,6 +55,7 @@ class Finished:
     elapsed: float
     film: list[np.ndarray] = field(default_factory=list)  # the step previews, in order
     notices: tuple[str, ...] = ()  # what the run changed of the request, in words (a size rounded)
+    server: str = ""  # the server that made the images; "" for this computer
     kind: Literal["finished"] = "finished"
 
 

@@ -21,7 +21,7 @@ SCHEMA = 1
 
 def studio_json(
     request: GenerationRequest, *, app: str, created: float, favorite: bool = False, rating: int = 0,
-    lineage: dict[str, Any] | None = None,
+    lineage: dict[str, Any] | None = None, server: str = "",
 ) -> str:
     data: dict[str, Any] = {
         "schema": SCHEMA,
@@ -33,6 +33,8 @@ def studio_json(
     }
     if lineage:
         data["lineage"] = lineage
+    if server:
+        data["server"] = server  # made by `studio serve` there, not on this computer
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 

@@ -1,0 +1,252 @@
+"""`studio serve` on loopback: a Ray instance on 127.0.0.1 with two CPU replicas, one per module,
+and the client that makes it look like the local engine."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from studio.engine.errors import ServerUnavailable
+from studio.engine.run.cancel import CancelToken
+from studio.engine.run.events import Cancelled, Event, Failed, Finished, Started, Step
+from studio.engine.run.request import GenerationRequest
+
+ray = pytest.importorskip("ray")
+TOKEN = "test-token-1234"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from studio.config.paths import StudioPaths
+
+    return StudioPaths.under(tmp_path_factory.mktemp("server-home"))
+
+
+@pytest.fixture(scope="module")
+def server(tiny_sd_model: Path, home: Any) -> Any:
+    """The URL of a Studio server with two CPU replicas, up for the whole module."""
+    from studio.remote.serving import ServeOptions, deploy, undeploy
+
+    ray.init(num_cpus=2, include_dashboard=False, address="local", log_to_driver=False)
+    options = ServeOptions(token=TOKEN, home=home, models=str(tiny_sd_model.parent), replicas=2)
+    port = _free_port()
+    try:
+        url = deploy(options, host="127.0.0.1", port=port)
+        yield _Server(url, options, port)
+    finally:
+        undeploy()
+        ray.shutdown()
+
+
+class _Server:
+    def __init__(self, url: str, options: Any, port: int) -> None:
+        self.url, self.options, self.port = url, options, port
+
+
+def _request(model: Path, **changes: Any) -> GenerationRequest:
+    values: dict[str, Any] = {"seed": 3, "steps": 4, "width": 64, "height": 64, **changes}
+    return GenerationRequest(prompt="a red circle", model=str(model), **values)
+
+
+def _run(engine: Any, request: GenerationRequest, cancel: CancelToken | None = None,
+         after_step: Any = None) -> tuple[list[Event], Any]:
+    events: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        events.append(event)
+        if after_step is not None and isinstance(event, Step):
+            after_step(event)
+
+    return events, engine.generate(request, on_event, cancel)
+
+
+def test_previews_every_step_and_the_same_pixels_as_local(server: Any, tiny_sd_model: Path,
+                                                          studio_paths: Any) -> None:
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
+    from studio.remote.client import RemoteEngine
+
+    request = _request(tiny_sd_model)
+    events, outcome = _run(RemoteEngine(server.url, TOKEN), request)
+    assert isinstance(outcome, Finished), getattr(outcome, "message", outcome)
+    steps = [e for e in events if isinstance(e, Step)]
+    assert [s.index for s in steps] == [1, 2, 3, 4]
+    assert all(s.preview is not None and s.preview.dtype == np.uint8 for s in steps)
+    assert isinstance(events[0], Started) and events[0].total == 4
+    assert outcome.server == server.url
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each replica runs (one CPU each): float sums depend on the split
+    try:
+        _, local = _run(Engine(ModelRegistry(studio_paths)), request)
+    finally:
+        torch.set_num_threads(threads)
+    assert isinstance(local, Finished)
+    assert np.array_equal(np.asarray(outcome.images[0]), np.asarray(local.images[0]))
+    assert len(outcome.film) == len(local.film) == 4
+
+
+def _info(url: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    call = urllib.request.Request(f"{url}/v1/info", headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(call, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read())
+
+
+def test_a_missing_or_wrong_token_is_refused_and_nothing_runs(server: Any, tiny_sd_model: Path) -> None:
+    from studio.remote.client import RemoteEngine
+
+    status, before = _info(server.url, TOKEN)
+    assert status == 200
+    assert str(tiny_sd_model) in [m["id"] for m in before["models"]]
+    assert before["v"] == 1 and before["device"] == "cpu"
+    assert _info(server.url, None)[0] == 401
+    assert _info(server.url, "wrong")[0] == 401
+    for token in ("", "wrong"):
+        events, outcome = _run(RemoteEngine(server.url, token), _request(tiny_sd_model))
+        assert isinstance(outcome, Failed)
+        assert outcome.cause == ServerUnavailable(server.url, "token")
+        assert "refused the token" in outcome.message
+        assert not any(isinstance(e, Started | Step) for e in events)
+    assert _info(server.url, TOKEN)[1]["runs"] == before["runs"]
+
+
+def test_cancel_stops_the_run_within_a_step(server: Any, tiny_sd_model: Path) -> None:
+    from studio.remote.client import RemoteEngine
+
+    cancel = CancelToken()
+
+    def press_cancel(step: Step) -> None:
+        if step.index == 2:
+            cancel.cancel()
+
+    events, outcome = _run(RemoteEngine(server.url, TOKEN), _request(tiny_sd_model, steps=30, width=128, height=128),
+                           cancel, press_cancel)
+    assert isinstance(outcome, Cancelled), getattr(outcome, "message", outcome)
+    steps = [e.index for e in events if isinstance(e, Step)]
+    assert steps[-1] <= 4 and outcome.steps_done <= 4
+
+
+def test_two_replicas_serve_one_batch_in_order(server: Any, tiny_sd_model: Path) -> None:
+    from websockets.sync.client import connect
+
+    from studio.remote import protocol
+    from studio.remote.client import RemoteEngine
+
+    request = _request(tiny_sd_model, batch=2, steps=6)
+    with connect(server.url.replace("http", "ws") + "/v1/run", proxy=None,
+                 additional_headers={"Authorization": f"Bearer {TOKEN}"}) as socket:
+        socket.send(protocol.message("run", request=request.to_dict()))
+        while True:
+            data = socket.recv(timeout=120)
+            if isinstance(data, str) and protocol.read_message(data)["type"] != "started":
+                finished = protocol.read_message(data)
+                break
+    assert finished["type"] == "finished" and finished["images"] == 2
+    assert len(finished["replicas"]) == 2  # both images ran at once, one on each replica
+    _, outcome = _run(RemoteEngine(server.url, TOKEN), request)
+    assert isinstance(outcome, Finished) and len(outcome.images) == 2
+    for number, single in enumerate(request.per_image()):
+        _, alone = _run(RemoteEngine(server.url, TOKEN), single)
+        assert isinstance(alone, Finished)
+        assert np.array_equal(np.asarray(alone.images[0]), np.asarray(outcome.images[number]))
+
+
+def test_an_unknown_model_or_a_path_on_the_server_is_refused(server: Any) -> None:
+    from studio.remote.client import RemoteEngine
+
+    _, outcome = _run(RemoteEngine(server.url, TOKEN), GenerationRequest(prompt="x", model="/etc", steps=2))
+    assert isinstance(outcome, Failed) and "has no model" in outcome.message
+
+
+def test_a_refused_connection_says_so() -> None:
+    from studio.remote.client import RemoteEngine
+
+    url = f"http://127.0.0.1:{_free_port()}"
+    events, outcome = _run(RemoteEngine(url, TOKEN), GenerationRequest(prompt="x", steps=2))
+    assert isinstance(outcome, Failed)
+    assert outcome.cause == ServerUnavailable(url, "unreachable")
+    assert "could not reach the server" in outcome.message and "refused" in outcome.message
+    assert events == [outcome]
+
+
+def test_a_killed_replica_fails_the_job_in_words(server: Any, tiny_sd_model: Path) -> None:
+    from studio.remote.client import RemoteEngine
+
+    def kill_replicas(step: Step) -> None:
+        if step.index == 1:
+            for actor in ray.util.list_named_actors(all_namespaces=True):
+                if "StudioEngine" in actor["name"]:
+                    ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=False)
+
+    _, outcome = _run(RemoteEngine(server.url, TOKEN), _request(tiny_sd_model, steps=30, width=128, height=128),
+                      None, kill_replicas)
+    assert isinstance(outcome, Failed), outcome
+    assert outcome.cause == ServerUnavailable(reason="engine")
+    assert "replica died" in outcome.message
+
+
+def test_a_server_restart_between_two_jobs(server: Any, tiny_sd_model: Path) -> None:
+    from studio.remote.client import RemoteEngine
+    from studio.remote.serving import deploy, undeploy
+
+    engine = RemoteEngine(server.url, TOKEN)
+    undeploy()
+    _, down = _run(engine, _request(tiny_sd_model))
+    assert isinstance(down, Failed) and down.cause == ServerUnavailable(server.url, "unreachable")
+    deploy(server.options, host="127.0.0.1", port=server.port)
+    _, outcome = _run(engine, _request(tiny_sd_model))
+    assert isinstance(outcome, Finished), getattr(outcome, "message", outcome)
+
+
+def test_another_protocol_version_is_refused_in_words(server: Any) -> None:
+    from websockets.sync.client import connect
+
+    from studio.remote import protocol
+    from studio.remote.client import _Run
+
+    with connect(server.url.replace("http", "ws") + "/v1/run", proxy=None,
+                 additional_headers={"Authorization": f"Bearer {TOKEN}"}) as socket:
+        socket.send(json.dumps({"v": 2, "type": "run", "request": {"prompt": "x"}}))
+        answer = protocol.read_message(socket.recv(timeout=60))
+    assert answer["type"] == "failed" and "protocol version 2" in answer["message"]
+    assert protocol.cause_from_json(answer["cause"]) == ServerUnavailable(reason="version")
+    run = _Run(GenerationRequest(prompt="x"), server.url, lambda event: None)
+    with pytest.raises(protocol.ProtocolError, match="protocol version 9"):
+        run.take(json.dumps({"v": 9, "type": "started", "total": 1}))
+
+
+def test_a_slow_network_gets_the_latest_preview_not_a_queue() -> None:
+    import asyncio
+
+    from studio.remote.session import Outbox
+
+    async def scenario() -> list[Any]:
+        outbox = Outbox()
+        outbox.put("started")
+        for step in range(1, 6):  # five steps arrive while the sender is still busy
+            outbox.put(b"step %d" % step, droppable=True)
+        outbox.put(b"image")
+        outbox.put(None)
+        return [await outbox.get() for _ in range(4)]
+
+    assert asyncio.run(scenario()) == ["started", b"step 5", b"image", None]
