@@ -429,3 +429,21 @@ def test_tiny_loras_change_the_picture_and_both_layouts_agree(tiny_pipe: Any, tm
     with_kohya = picture(kohya_file)
     assert np.abs(with_diffusers - base).max() > 0.01
     np.testing.assert_allclose(with_kohya, with_diffusers, atol=1e-5)
+
+
+def test_tiny_sdxl_lora_and_embedding_are_told_sdxl(studio_paths: StudioPaths, tmp_path: Path) -> None:
+    """The SDXL variants of the helper files: kohya's lora_te1_/lora_te2_ prefixes, clip_l/clip_g."""
+    from safetensors import safe_open
+
+    from tests.tiny_families import build_tiny_sdxl
+
+    model = build_tiny_sdxl(tmp_path / "tiny-sdxl")
+    kohya = write_kohya_lora(studio_paths.loras_dir / "xl-kohya.safetensors", model)
+    write_diffusers_lora(studio_paths.loras_dir / "xl-diffusers.safetensors", model)
+    write_embedding(studio_paths.embeddings_dir / "xl-embedding.safetensors", sdxl_widths=(768, 1280))
+    with safe_open(str(kohya), "pt") as handle:
+        prefixes = {key.split("_")[0] + "_" + key.split("_")[1] for key in handle.keys()}
+    assert prefixes == {"lora_unet", "lora_te1", "lora_te2"}
+    addons = _library(studio_paths).scan(with_hashes=False)
+    assert {(a.name, a.kind, a.family) for a in addons} == {
+        ("xl-kohya", "lora", "SDXL"), ("xl-diffusers", "lora", "SDXL"), ("xl-embedding", "embedding", "SDXL")}
