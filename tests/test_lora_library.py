@@ -24,6 +24,7 @@ from studio.engine.loras.library import (
     describe_addon,
     family_problem,
     find_addon,
+    find_preview,
     search_addons,
 )
 from tests.tiny_loras import kohya_metadata, write_diffusers_lora, write_embedding, write_kohya_lora
@@ -179,6 +180,11 @@ def test_preview_beside_the_file(studio_paths: StudioPaths) -> None:
     assert _by_name(addons, "b").preview == folder / "b.png"
     assert _by_name(addons, "c").preview == folder / "c.Preview.JPG"
     assert _by_name(addons, "d").preview is None
+    assert find_preview(folder / "c.safetensors") == folder / "c.Preview.JPG"  # without a scan
+    unhashed = _by_name(addons, "a")
+    assert unhashed.short_hash == ""
+    library = _library(studio_paths)
+    assert library.hash_of(unhashed).short_hash == _after_header_sha256(folder / "a.safetensors")[:12]
 
 
 def test_hashes_match_automatic1111_and_are_cached_by_size_and_time(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -129,8 +129,8 @@ class AddOnLibrary:
         found: list[AddOn] = []
         notes: list[str] = list(self.triggers.notes)
         for folder in self.folders:
-            for path, category in _files(folder.path, notes, MAX_FILES - len(found)):
-                found.append(describe_addon(path, folder.kind, category, self.triggers))
+            for path, category, beside in _files(folder.path, notes, MAX_FILES - len(found)):
+                found.append(describe_addon(path, folder.kind, category, self.triggers, beside=beside))
         if with_hashes:
             found = [self._with_hash(addon) for addon in found]
             self.hashes.save()
@@ -182,15 +182,23 @@ class AddOnLibrary:
         return replace(addon, sha256=full, short_hash=short_hash(full))
 
 
-def describe_addon(path: Path, kind: str, category: str = "", triggers: TriggerWordStore | None = None) -> AddOn:
-    """One file as the library lists it, read from its header only; never raises for a bad file."""
+def describe_addon(
+    path: Path,
+    kind: str,
+    category: str = "",
+    triggers: TriggerWordStore | None = None,
+    *,
+    beside: Mapping[str, str] | None = None,
+) -> AddOn:
+    """One file as the library lists it, read from its header only; never raises for a bad file.
+    `beside` is its folder's listing as `find_preview` takes it, when the caller has it."""
     name = path.stem
     try:
         size = path.stat().st_size
     except OSError as error:
         return AddOn(kind, name, path, category, UNKNOWN, (), (), None, 0,
                      problem=_unusable(path, f"it cannot be read ({error.strerror or 'input/output error'})"))
-    preview = find_preview(path)
+    preview = find_preview(path, beside)
     own = triggers.get(path) if triggers is not None else None
     if path.suffix.lower() != SAFETENSORS_SUFFIX:
         return AddOn(kind, name, path, category, UNKNOWN, own or (), (), preview, size, needs_consent=True)
@@ -208,12 +216,15 @@ def describe_addon(path: Path, kind: str, category: str = "", triggers: TriggerW
     )
 
 
-def find_preview(path: Path) -> Path | None:
-    """NAME.preview.png (or .jpg, .jpeg, .webp), else NAME.png... beside the file, in any letter case."""
-    try:
-        beside = {entry.name.lower(): entry.name for entry in os.scandir(path.parent) if entry.is_file()}
-    except OSError:
-        return None
+def find_preview(path: Path, beside: Mapping[str, str] | None = None) -> Path | None:
+    """NAME.preview.png (or .jpg, .jpeg, .webp), else NAME.png... beside the file, in any letter case.
+    `beside` maps each lower-case name in the file's folder to the name itself (read here if not given:
+    a scan passes it, so that a folder of thousands is listed once, not once a file)."""
+    if beside is None:
+        try:
+            beside = _listing(entry.name for entry in os.scandir(path.parent))
+        except OSError:
+            return None
     stem = path.stem.lower()
     for middle in (".preview", ""):
         for suffix in PREVIEW_SUFFIXES:
@@ -272,8 +283,13 @@ def consent_problem(addon: AddOn, consent: PickleConsent | None) -> str | None:
     return pickle_refusal(addon.path)
 
 
-def _files(root: Path, notes: list[str], budget: int) -> Iterable[tuple[Path, str]]:
-    """(file, category) for each add-on file under `root`, hidden folders and files skipped."""
+def _listing(names: Iterable[str]) -> dict[str, str]:
+    return {name.lower(): name for name in names}
+
+
+def _files(root: Path, notes: list[str], budget: int) -> Iterable[tuple[Path, str, Mapping[str, str]]]:
+    """(file, category, its folder's listing) for each add-on file under `root`, hidden folders
+    and files skipped."""
     if not root.is_dir():
         return
     count = 0
@@ -281,6 +297,7 @@ def _files(root: Path, notes: list[str], budget: int) -> Iterable[tuple[Path, st
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         here = Path(folder)
         category = here.relative_to(root).as_posix()
+        beside = _listing(names)
         for name in sorted(names):
             if name.startswith(".") or not name.lower().endswith(ADDON_SUFFIXES):
                 continue
@@ -288,7 +305,7 @@ def _files(root: Path, notes: list[str], budget: int) -> Iterable[tuple[Path, st
                 notes.append(f"Stopped listing {root} after {MAX_FILES:,} files; move the rest to another folder.")
                 return
             count += 1
-            yield here / name, "" if category == "." else category
+            yield here / name, "" if category == "." else category, beside
 
 
 def _kind_of(header: AddOnHeader, folder_kind: str, path: Path) -> tuple[str, str]:
