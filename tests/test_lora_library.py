@@ -453,3 +453,23 @@ def test_tiny_sdxl_lora_and_embedding_are_told_sdxl(studio_paths: StudioPaths, t
     addons = _library(studio_paths).scan(with_hashes=False)
     assert {(a.name, a.kind, a.family) for a in addons} == {
         ("xl-kohya", "lora", "SDXL"), ("xl-diffusers", "lora", "SDXL"), ("xl-embedding", "embedding", "SDXL")}
+
+
+def test_rescans_read_only_changed_files_and_see_new_ones(studio_paths: StudioPaths) -> None:
+    shapes = {"lora_te_x.lora_down.weight": (4, 8)}
+    first = _write_tensors(studio_paths.loras_dir / "first.safetensors", shapes, kohya_metadata({"old": 1}))
+    library = _library(studio_paths)
+    assert _by_name(library.scan(), "first").trigger_words == ("old",)
+    # An unchanged file is not read again: a header changed behind the same size and time stays unseen...
+    stat = first.stat()
+    data = first.read_bytes().replace(b"old", b"new")
+    first.write_bytes(data)
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _by_name(library.scan(), "first").trigger_words == ("old",)
+    # ...a file that changed is, and a new file is found.
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    _write_tensors(studio_paths.loras_dir / "second.safetensors", shapes)
+    addons = library.scan()
+    assert _by_name(addons, "first").trigger_words == ("new",)
+    assert _by_name(addons, "first").short_hash == _after_header_sha256(first)[:12]
+    assert _by_name(addons, "second").usable

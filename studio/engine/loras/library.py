@@ -112,6 +112,9 @@ class AddOnLibrary:
         self.notes: list[str] = list(self.triggers.notes)
         self._lock = threading.Lock()
         self._snapshot: list[AddOn] | None = None
+        # Each file as last described, by (size, mtime, category, folder kind): a rescan reads
+        # only the headers of files that changed, so it costs a stat per file.
+        self._described: dict[Path, tuple[tuple[int, int, str, str], AddOn]] = {}
 
     @classmethod
     def for_studio(cls, paths: StudioPaths, settings: Settings | None = None) -> AddOnLibrary:
@@ -125,12 +128,14 @@ class AddOnLibrary:
         )
 
     def scan(self, *, with_hashes: bool = True) -> list[AddOn]:
-        """Every add-on file in the folders, sorted by kind, category and name."""
+        """Every add-on file in the folders, sorted by kind, category and name. Files unchanged
+        since an earlier scan are not read again; without `with_hashes` only the hashes already
+        known are given (`hash_of` computes one)."""
         found: list[AddOn] = []
         notes: list[str] = list(self.triggers.notes)
         for folder in self.folders:
             for path, category, beside in _files(folder.path, notes, MAX_FILES - len(found)):
-                found.append(describe_addon(path, folder.kind, category, self.triggers, beside=beside))
+                found.append(self._describe(path, folder.kind, category, beside))
         if with_hashes:
             found = [self._with_hash(addon) for addon in found]
             self.hashes.save()
@@ -172,6 +177,23 @@ class AddOnLibrary:
                 self._snapshot = [updated if a.path == addon.path else a for a in self._snapshot]
         return updated
 
+    def _describe(self, path: Path, kind: str, category: str, beside: Mapping[str, str]) -> AddOn:
+        try:
+            stat = path.stat()
+        except OSError:
+            return describe_addon(path, kind, category, self.triggers, beside=beside)
+        key = (stat.st_size, stat.st_mtime_ns, category, kind)
+        with self._lock:
+            known = self._described.get(path)
+        if known is not None and known[0] == key:
+            own = self.triggers.get(path)  # the words and the preview can change beside an unchanged file
+            return replace(known[1], trigger_words=own if own is not None else known[1].training_words,
+                           preview=find_preview(path, beside))
+        addon = describe_addon(path, kind, category, self.triggers, beside=beside)
+        with self._lock:
+            self._described[path] = (key, addon)
+        return addon
+
     def _with_hash(self, addon: AddOn) -> AddOn:
         if addon.short_hash or addon.problem:
             return addon
@@ -179,7 +201,12 @@ class AddOnLibrary:
             full = self.hashes.sha256(addon.path, addnet=uses_addnet_hash(addon.path, addon.kind))
         except OSError:
             return addon
-        return replace(addon, sha256=full, short_hash=short_hash(full))
+        hashed = replace(addon, sha256=full, short_hash=short_hash(full))
+        with self._lock:
+            known = self._described.get(addon.path)
+            if known is not None and known[1].path == addon.path:
+                self._described[addon.path] = (known[0], replace(known[1], sha256=full, short_hash=hashed.short_hash))
+        return hashed
 
 
 def describe_addon(
