@@ -225,7 +225,7 @@ def model_problem(entry: Any, consent: Any) -> str:
 _PICKLE_HINT = "From the command line, pass --allow-pickle to load it once."
 
 
-def addon_finder(paths: Any) -> Any:
+def addon_finder(paths: Any, command: str = "studio generate") -> Any:
     """The LoRA and embedding library the window uses: the models folder's loras/ and
     embeddings/ and the folders added in Settings, so a name `studio loras` lists runs here too."""
     from studio.config.settings import load_settings
@@ -234,7 +234,7 @@ def addon_finder(paths: Any) -> Any:
 
     loaded = load_settings(paths.settings_file)
     for note in loaded.notes:
-        _note(note)
+        print(f"{command}: note: {note}", file=sys.stderr)
     return LibraryFinder(AddOnLibrary.for_studio(paths, loaded.settings))
 
 

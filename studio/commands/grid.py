@@ -61,7 +61,7 @@ def _run_cells(plan: Any, out: Path, dated: bool, device: str | None, paths: Any
     from studio.library.store import save_image
 
     engine = Engine(registry, device=device, previews=PreviewSettings(cache_dir=paths.cache_dir),
-                    pickle_consent=registry.pickle_consent, addons=generate.addon_finder(paths))
+                    pickle_consent=registry.pickle_consent, addons=generate.addon_finder(paths, "studio grid"))
     folder = out
     images: dict[tuple[int, int, int], Any] = {}
     files: dict[int, list[str]] = {}
