@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.engine.grid.axes import AxisError, parse_axis
 from studio.engine.grid.cells import GridPlan, plan_grid
+from studio.ui.grid_lora_axis import LoraAxisPicker
 from studio.ui.grid_run import GridRun
 
 if TYPE_CHECKING:
@@ -109,7 +110,10 @@ class GridDialog(QDialog):
         form = QFormLayout()
         for name, edit in zip("XYZ", self.axes, strict=True):
             form.addRow(f"{name} axis", edit)
-        hint = QLabel("seed, steps, guidance, sampler, size, model, prompt=search,replace…, lora=weights. "
+        self.lora_picker = LoraAxisPicker(window.paths, window.settings, self)
+        self.lora_picker.chosen.connect(self._on_lora_axis)
+        form.addRow("LoRA", self.lora_picker)
+        hint = QLabel("seed, steps, guidance, sampler, size, model, prompt=search,replace…, lora:NAME=weights. "
                       "Values: 1,3,5 or 1-9 (+2) or 1-9 [5]. The other settings come from the main window.")
         hint.setWordWrap(True)
         hint.setObjectName("Hint")
@@ -166,6 +170,16 @@ class GridDialog(QDialog):
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Running {len(plan.cells)} cells as queued jobs…")
         return self.run
+
+    @Slot(str)
+    def _on_lora_axis(self, text: str) -> None:
+        """Into the first empty axis, else the last one."""
+        edit = next((e for e in self.axes if not e.text().strip()), self.axes[-1])
+        edit.setText(text)
+
+    def done(self, result: int) -> None:
+        self.lora_picker.wait()  # the library read ends before the dialog goes
+        super().done(result)
 
     @Slot()
     def _on_cancel(self) -> None:
