@@ -42,7 +42,7 @@ def test_axis_values(text: str, values: tuple[object, ...]) -> None:
     [
         ("guidance", "An axis must look like guidance=1,3,5, not 'guidance'."),
         ("colour=1", "Unknown axis 'colour'. Choose one of: seed, steps, guidance, sampler, size, model, "
-         "prompt, lora."),
+         "prompt, lora, lora:NAME."),
         ("steps=", "The steps axis has no values."),
         ("steps=ten", "The steps axis takes numbers, not 'ten'."),
         ("steps=2.5", "The steps axis takes whole numbers, not 2.5."),

@@ -225,6 +225,19 @@ def model_problem(entry: Any, consent: Any) -> str:
 _PICKLE_HINT = "From the command line, pass --allow-pickle to load it once."
 
 
+def addon_finder(paths: Any, command: str = "studio generate") -> Any:
+    """The LoRA and embedding library the window uses: the models folder's loras/ and
+    embeddings/ and the folders added in Settings, so a name `studio loras` lists runs here too."""
+    from studio.config.settings import load_settings
+    from studio.engine.loras.finder import LibraryFinder
+    from studio.engine.loras.library import AddOnLibrary
+
+    loaded = load_settings(paths.settings_file)
+    for note in loaded.notes:
+        print(f"{command}: note: {note}", file=sys.stderr)
+    return LibraryFinder(AddOnLibrary.for_studio(paths, loaded.settings))
+
+
 def _generate(
     request: GenerationRequest, out: Path, out_is_gallery: bool, device: str | None, paths: Any, consent: Any,
     engine: Any = None,
@@ -258,6 +271,7 @@ def _generate(
         device=device,
         previews=PreviewSettings(cache_dir=paths.cache_dir),
         pickle_consent=consent,
+        addons=addon_finder(paths),
     )
     outcome = engine.generate(request, on_event)
     if bar is not None:

@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
     for name in ("x", "y", "z"):
         p.add_argument(f"--{name}", metavar="AXIS=VALUES",
                        help=f"the {name.upper()} axis, e.g. guidance=1,3,5 or steps=10-30 (+10) "
-                            "or prompt=cat,dog (search, replacements)")
+                            "or prompt=cat,dog (search, replacements) or lora:NAME=0,0.5,1 (that LoRA's weight)")
     generate.add_request_arguments(p)
     p.set_defaults(handler=run)
 
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from studio.engine.errors import ModelError
     from studio.engine.grid.axes import AxisError, parse_axis
     from studio.engine.grid.cells import plan_grid
+    from studio.engine.run.addons import AddOnProblem
 
     texts = [text for text in (args.x, args.y, args.z) if text]
     if not texts:
@@ -49,10 +50,20 @@ def run(args: argparse.Namespace) -> int:
     problem = generate.model_problem(entry, registry.pickle_consent)
     if problem:
         return _failed(problem)
-    return _run_cells(plan, out, args.out is None, device, paths, registry)
+    finder = generate.addon_finder(paths, "studio grid")
+    for name in dict.fromkeys(axis.target for axis in plan.axes if axis.kind == "lora" and axis.target):
+        try:
+            found = finder.find("lora", name)
+        except AddOnProblem as unusable:
+            return _bad(str(unusable))
+        if found is None:  # said now, not after the model has loaded
+            return _bad(f"There is no LoRA named “{name}” in {finder.where('lora')}; the axis "
+                        f"lora:{name} needs its file there.")
+    return _run_cells(plan, out, args.out is None, device, paths, registry, finder)
 
 
-def _run_cells(plan: Any, out: Path, dated: bool, device: str | None, paths: Any, registry: Any) -> int:
+def _run_cells(plan: Any, out: Path, dated: bool, device: str | None, paths: Any, registry: Any,
+               finder: Any) -> int:
     from studio.config.atomic import SaveError
     from studio.engine.previews.previewer import PreviewSettings
     from studio.engine.run.engine import Engine
@@ -61,7 +72,7 @@ def _run_cells(plan: Any, out: Path, dated: bool, device: str | None, paths: Any
     from studio.library.store import save_image
 
     engine = Engine(registry, device=device, previews=PreviewSettings(cache_dir=paths.cache_dir),
-                    pickle_consent=registry.pickle_consent)
+                    pickle_consent=registry.pickle_consent, addons=finder)
     folder = out
     images: dict[tuple[int, int, int], Any] = {}
     files: dict[int, list[str]] = {}
@@ -73,7 +84,8 @@ def _run_cells(plan: Any, out: Path, dated: bool, device: str | None, paths: Any
         if not isinstance(outcome, Finished):
             return _failed("cancelled")
         try:
-            path = save_image(outcome.images[0], cell.request, folder, dated=dated)
+            # the request as run: it names the LoRA files and hashes the cell used
+            path = save_image(outcome.images[0], outcome.request, folder, dated=dated)
         except SaveError as error:
             return _failed(str(error))
         images[(cell.x, cell.y, cell.z)] = outcome.images[0]

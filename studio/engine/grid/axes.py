@@ -3,6 +3,8 @@
 Values are a comma list or AUTOMATIC1111's ranges: `A-B` (every whole number), `A-B (+S)`
 (a step, negative to count down) and `A-B [N]` (N values evenly spread, ends included).
 `prompt=S/R`: the first value is searched for in the prompt and each value replaces it.
+`lora=W,…` sets the weight of the prompt's first `<lora:…>` tag; `lora:NAME=W,…` (or
+`lora-weight:NAME=…`) that of the tag naming NAME, adding the tag where the prompt has none.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ MAX_CELLS = 256
 KINDS = {
     "seed": "seed", "steps": "steps", "guidance": "guidance", "cfg": "guidance",
     "sampler": "sampler", "scheduler": "sampler", "size": "size", "model": "model",
-    "prompt": "prompt", "prompt s/r": "prompt", "lora": "lora",
+    "prompt": "prompt", "prompt s/r": "prompt", "lora": "lora", "lora-weight": "lora", "lora weight": "lora",
 }
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _RANGE_STEP = re.compile(rf"^\s*({_NUMBER})\s*-\s*({_NUMBER})\s*\(\s*([+-]\s*{_NUMBER})\s*\)\s*$")
@@ -41,12 +43,15 @@ class Axis:
     kind: str  # one of KINDS' values
     values: tuple[Any, ...]
     text: str  # as the person wrote it, for the grid's metadata
+    target: str = ""  # the LoRA a lora axis weighs; "" for the prompt's first tag
 
     def label(self, value: Any) -> str:
         names = {"guidance": "CFG", "steps": "Steps", "seed": "Seed", "sampler": "Sampler",
                  "size": "Size", "model": "Model", "lora": "LoRA weight"}
         if self.kind == "prompt":
             return str(value)
+        if self.target:
+            return f"{self.target}: {_number_text(value)}"
         if self.kind == "size":
             return f"Size: {value[0]}x{value[1]}"
         return f"{names[self.kind]}: {_number_text(value)}"
@@ -70,8 +75,21 @@ class Axis:
                 return request.replace(prompt=request.prompt.replace(search, value),
                                        negative_prompt=request.negative_prompt.replace(search, value))
             case _:
-                return request.replace(prompt=_LORA.sub(
-                    lambda m: f"<{m[1]}:{m[2]}:{_number_text(value)}{m[4]}>", request.prompt, count=1))
+                return request.replace(prompt=with_lora_weight(request.prompt, value, self.target))
+
+
+def with_lora_weight(prompt: str, weight: float, name: str = "") -> str:
+    """`prompt` with the weight of the `<lora:name:…>` tag (any letter case; the first tag when
+    `name` is "") set to `weight`; a text-encoder weight after it is kept. A named LoRA the
+    prompt lacks is added at the end."""
+    wanted = name.strip().lower()
+    for match in _LORA.finditer(prompt):
+        if not wanted or match[2].strip().lower() == wanted:
+            tag = f"<{match[1]}:{match[2]}:{_number_text(weight)}{match[4]}>"
+            return prompt[: match.start()] + tag + prompt[match.end():]
+    if not wanted:
+        return prompt
+    return f"{prompt.rstrip()} <lora:{name.strip()}:{_number_text(weight)}>".lstrip()
 
 
 def parse_axis(text: str) -> Axis:
@@ -79,10 +97,14 @@ def parse_axis(text: str) -> Axis:
     if "=" not in text:
         raise AxisError(f"An axis must look like guidance=1,3,5, not {_shown(text)}.")
     name, _, rest = text.partition("=")
-    kind = KINDS.get(name.strip().lower())
-    if kind is None:
+    head, colon, target = name.partition(":")
+    kind = KINDS.get(head.strip().lower() if colon else name.strip().lower())
+    if kind is None or (colon and kind != "lora"):
         raise AxisError(f"Unknown axis {_shown(name.strip())}. Choose one of: seed, steps, guidance, "
-                        "sampler, size, model, prompt, lora.")
+                        "sampler, size, model, prompt, lora, lora:NAME.")
+    target = target.strip()
+    if colon and (not target or any(c in target for c in "<>:")):
+        raise AxisError(f"lora:NAME needs the LoRA's name, as in lora:ink=0,0.5,1, not {_shown(name.strip())}.")
     if not rest.strip():
         raise AxisError(f"The {kind} axis has no values.")
     parts = _split(rest)
@@ -94,24 +116,29 @@ def parse_axis(text: str) -> Axis:
     if kind == "prompt" and len(values) < 2:
         raise AxisError("prompt=S/R needs the text to search for and at least one replacement, "
                         "as in prompt=cat,dog,fox.")
-    return Axis(kind, tuple(values), text.strip())
+    return Axis(kind, tuple(values), text.strip(), target)
 
 
 def check_axes(axes: list[Axis], request: GenerationRequest) -> None:
     """What is wrong with these axes for this prompt, as AxisError."""
     if len(axes) > 3:
         raise AxisError("A grid has at most three axes (X, Y, Z).")
-    kinds = [a.kind for a in axes]
-    for kind in set(kinds):
-        if kinds.count(kind) > 1 and kind != "prompt":
-            raise AxisError(f"Two axes both change the {kind}; use one.")
+    kinds = [(a.kind, a.target.lower()) for a in axes]
+    for kind, target in set(kinds):
+        if kinds.count((kind, target)) > 1 and kind != "prompt":
+            what = f"weight of the LoRA “{target}”" if target else kind
+            raise AxisError(f"Two axes both change the {what}; use one.")
+    targets = {a.target.lower() for a in axes if a.kind == "lora"}
+    if "" in targets and len(targets) > 1:
+        raise AxisError("A lora axis without a name changes the prompt's first tag; name the LoRA "
+                        "(lora:NAME=…) when another axis weighs a LoRA too.")
     cells = math.prod(len(a.values) for a in axes)
     if cells > MAX_CELLS:
         raise AxisError(f"The grid would have {cells} cells; the most Studio makes at once is {MAX_CELLS}.")
     for axis in axes:
         if axis.kind == "prompt" and axis.values[0] not in request.prompt + request.negative_prompt:
             raise AxisError(f"prompt=S/R: {_shown(axis.values[0])} is not in the prompt, so nothing would change.")
-        if axis.kind == "lora" and not _LORA.search(request.prompt):
+        if axis.kind == "lora" and not axis.target and not _LORA.search(request.prompt):
             raise AxisError("The lora axis changes the weight of a <lora:NAME:WEIGHT> tag, and the prompt has none.")
 
 

@@ -38,6 +38,23 @@ class LibraryFinder:
         addon = self.library.hash_of(addon)
         return FoundAddOn(addon.name, addon.path, addon.short_hash, addon.family)
 
+    def find_by_hash(self, kind: str, short_hash: str) -> FoundAddOn | None:
+        """The usable file of `kind` whose short hash is `short_hash` (a file renamed since an
+        image recorded it). Hashes not cached yet are computed, so this reads every such file
+        once; the hash cache keeps them for the next time."""
+        wanted = short_hash.strip().lower()
+        if not wanted:
+            return None
+        for addon in self._current():
+            if addon.kind != kind or not addon.usable:
+                continue
+            hashed = self.library.hash_of(addon)
+            if hashed.short_hash == wanted:
+                self.library.hashes.save()
+                return FoundAddOn(hashed.name, hashed.path, hashed.short_hash, hashed.family)
+        self.library.hashes.save()
+        return None
+
     def family_problem(self, found: FoundAddOn, kind: str, model_family: str) -> str | None:
         addon = self.library.find(found.name, kind)
         return family_problem(addon, model_family) if addon is not None else None

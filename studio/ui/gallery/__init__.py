@@ -21,11 +21,16 @@ VARIATIONS = 4
 
 def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
     """Add the gallery as a tab of the main window and wire it: saved images appear in it,
-    reuse goes to the parameter controls, images dropped on the window load their parameters,
-    and the index is checked against the folder once the event loop runs."""
+    reuse goes to the parameter controls (saying which of the image's LoRAs are missing), images
+    dropped on the window load their parameters, and the index is checked against the folder
+    once the event loop runs."""
     from PySide6.QtCore import QCoreApplication, QTimer
 
-    panel = GalleryPanel(gallery, window.controls)
+    from studio.ui.addon_check import AddOnLookups, CheckedControls
+
+    # reuse into the controls says which of the image's LoRAs and embeddings are missing
+    controls = CheckedControls(window.controls, AddOnLookups(window.paths, window.settings), window.show_notice)
+    panel = GalleryPanel(gallery, controls)
     window.add_panel("Gallery", panel)
     # saved images (with their metadata) and the viewer's noised pictures come from the worker
     window.controller.event.connect(partial(_on_worker_event, panel, window))
@@ -38,7 +43,7 @@ def install_gallery(window: MainWindow, gallery: Gallery) -> GalleryPanel:
     status = window.statusBar()
     panel.message.connect(lambda text: status.showMessage(text, STATUS_MS))
     panel.drop_loader = ImageDropLoader(
-        window, window.controls, lambda text: status.showMessage(text, STATUS_MS)
+        window, controls, lambda text: status.showMessage(text, STATUS_MS)
     )
     from studio.ui.prompt_history import PromptHistory
 
