@@ -370,3 +370,16 @@ def test_upload_and_request_bounds_say_what_is_allowed(tmp_path: Path) -> None:
     assert limits.problems(GenerationRequest("x", steps=10, width=256, height=256, batch=2)) == []
     assert protocol.safe_name("../../etc/passwd", "mask") == "passwd"
     assert protocol.safe_name("..", "mask") == "mask.png"
+
+
+def test_the_longest_prompts_fit_in_a_run_message() -> None:
+    from studio.engine.run.request import PROMPT_MAX_CHARS
+    from studio.remote import protocol
+
+    longest = "\N{GRINNING FACE}" * PROMPT_MAX_CHARS
+    request = GenerationRequest(longest, negative_prompt=longest)
+    assert request.problems() == []
+    text = protocol.message("run", request=request.to_dict(), uploads=[])
+    assert protocol.request_from_json(protocol.read_message(text)["request"]) == request
+    with pytest.raises(protocol.ProtocolError, match="longer than the 1,048,576 allowed"):
+        protocol.read_message(text + " " * protocol.MAX_MESSAGE_BYTES)

@@ -33,7 +33,9 @@ UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")  # sent as they are; any other picture 
 # Ray Serve's HTTP proxy takes websocket messages of up to 16 MiB: an upload stays below.
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 8192 * 8192
-MAX_MESSAGE_BYTES = 64 * 1024  # a request's JSON; prompts are bounded far below this
+# A request's JSON: two prompts of PROMPT_MAX_CHARS fit even when every character is escaped
+# as a surrogate pair (12 bytes each), with room for the rest of the request.
+MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # one final image as PNG: 2048x2048 RGBA fits with room
 RAW_PREVIEW_BYTES = 8 * 1024  # a preview this small travels raw: encoding it would cost more
 PREVIEW_QUALITY = 80
