@@ -53,18 +53,42 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
     return engine
 
 
+class EngineChoice:
+    """The worker's engine factory: the engine `settings.engine` names at the time of the call.
+
+    This computer's engine is built once and kept, so switching to a server and back does not
+    load its models again; a server's is a RemoteEngine (cheap: it connects per run). Called
+    on the worker thread only."""
+
+    def __init__(self, make_local: Callable[[], Any], settings: Settings) -> None:
+        self._make_local = make_local
+        self._settings = settings
+        self._local: Any = None
+
+    def __call__(self) -> Any:
+        chosen = self._settings.engine
+        if chosen.remote:
+            from studio.remote.client import RemoteEngine
+
+            return RemoteEngine(chosen.server_url, chosen.token)
+        if self._local is None:
+            self._local = self._make_local()
+        return self._local
+
+
 def save_to_gallery(
-    gallery_dir: Path, image: Any, request: GenerationRequest, film: list[Any]
+    gallery_dir: Path, image: Any, request: GenerationRequest, film: list[Any], *, server: str = ""
 ) -> tuple[Path, Any]:
     """Save into the gallery; returns the file and the metadata it carries (what the index
-    would read back from it), so the gallery need not open the file again."""
+    would read back from it), so the gallery need not open the file again. `server` names
+    the `studio serve` server that made the image ("" for this computer)."""
     from studio.library.film import film_chunk
     from studio.library.metadata.studio_chunk import parse_studio, studio_json
     from studio.library.store import APP_VERSION, save_image
 
-    path = save_image(image, request, gallery_dir, extra_chunks=film_chunk(film) if film else None)
+    path = save_image(image, request, gallery_dir, extra_chunks=film_chunk(film) if film else None, server=server)
     created = path.stat().st_mtime
-    return path, parse_studio(studio_json(request, app=APP_VERSION, created=created))
+    return path, parse_studio(studio_json(request, app=APP_VERSION, created=created, server=server))
 
 
 @dataclass
@@ -111,7 +135,7 @@ def build(
     if engine_factory is make_engine:
         engine_factory = partial(make_engine, settings=settings)
     controller = GenerationController(
-        partial(engine_factory, registry),
+        EngineChoice(partial(engine_factory, registry), settings),
         partial(save_to_gallery, gallery),
         queue_file=paths.queue_file if persist else None,
     )

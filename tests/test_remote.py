@@ -250,3 +250,136 @@ def test_a_slow_network_gets_the_latest_preview_not_a_queue() -> None:
         return [await outbox.get() for _ in range(4)]
 
     assert asyncio.run(scenario()) == ["started", b"step 5", b"image", None]
+
+
+def _local(request: GenerationRequest, paths: Any) -> Any:
+    """The local engine's outcome for `request`, on one thread as each CPU replica runs."""
+    import torch
+
+    from studio.engine.catalogue.registry import ModelRegistry
+    from studio.engine.run.engine import Engine
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(Engine(ModelRegistry(paths)), request)[1]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_every_route_wants_the_token_and_never_from_the_url(server: Any) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    assert _info(server.url.rstrip("/") + "/no-such-route", None)[0] == 401  # no route to find without it
+    status, _ = _info(f"{server.url}/v1/info?token={TOKEN}", None)
+    assert status == 401
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{server.url.replace('http', 'ws')}/v1/run?token={TOKEN}", proxy=None, open_timeout=30)
+    assert refused.value.response.status_code == 401
+
+
+def test_a_start_image_and_mask_travel_as_bytes_and_give_the_local_pixels(
+    server: Any, tiny_sd_model: Path, studio_paths: Any, tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    from studio.remote.client import RemoteEngine
+
+    y, x = np.mgrid[0:64, 0:64]
+    start = tmp_path / "start.jpg"  # a JPEG goes as it is
+    Image.fromarray(np.stack([x * 4, y * 4, x + y], axis=-1).astype(np.uint8)).save(start, quality=90)
+    mask = tmp_path / "mask.bmp"  # a BMP goes as PNG
+    painted = Image.new("L", (64, 64), 0)
+    painted.paste(255, (16, 16, 48, 48))
+    painted.save(mask)
+    for changes in ({"start_image": str(start), "strength": 0.5},
+                    {"start_image": str(start), "mask": str(mask), "strength": 0.75, "mask_blur": 2}):
+        request = _request(tiny_sd_model, **changes)
+        events, outcome = _run(RemoteEngine(server.url, TOKEN), request)
+        assert isinstance(outcome, Finished), getattr(outcome, "message", outcome)
+        assert outcome.request.start_image == str(start)  # the metadata names this computer's file
+        assert outcome.request.mask == changes.get("mask", "")
+        assert [e.index for e in events if isinstance(e, Step)] == list(range(1, request.steps_to_run + 1))
+        local = _local(request, studio_paths)
+        assert isinstance(local, Finished)
+        assert np.array_equal(np.asarray(outcome.images[0]), np.asarray(local.images[0]))
+
+
+def _raw_run(url: str, data: dict[str, Any], *frames: bytes) -> dict[str, Any]:
+    """The server's outcome message for a hand-made run."""
+    from websockets.sync.client import connect
+
+    from studio.remote import protocol
+
+    with connect(url.replace("http", "ws") + "/v1/run", proxy=None,
+                 additional_headers={"Authorization": f"Bearer {TOKEN}"}) as socket:
+        socket.send(protocol.message("run", **data))
+        for payload in frames:
+            socket.send(payload)
+        while True:
+            answer = socket.recv(timeout=120)
+            if isinstance(answer, str) and protocol.read_message(answer)["type"] != "started":
+                return protocol.read_message(answer)
+
+
+def test_the_server_reads_no_path_a_client_names_and_checks_what_is_sent(
+    server: Any, tiny_sd_model: Path, tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    from studio.remote import protocol
+
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(secret)
+    request = _request(tiny_sd_model, start_image=str(secret), strength=0.5).to_dict()
+    named = _raw_run(server.url, {"request": request})
+    assert named["type"] == "failed" and "reads no files from its own disk" in named["message"]
+    gif = tmp_path / "a.gif"
+    Image.new("RGB", (64, 64)).save(gif)
+    upload = protocol.Upload("start_image", "../../a.gif", gif.read_bytes())
+    refused = _raw_run(server.url, {"request": request, "uploads": ["start_image"]}, protocol.upload_frame(upload))
+    assert refused["type"] == "failed"
+    assert refused["message"] == "The start image a.gif is not a PNG, JPEG or WebP picture, or has more pixels " \
+                                 "than this server opens."
+    cut = protocol.Upload("start_image", "cut.png", secret.read_bytes()[:-40])
+    damaged = _raw_run(server.url, {"request": request, "uploads": ["start_image"]}, protocol.upload_frame(cut))
+    assert damaged["type"] == "failed" and "damaged or cut short" in damaged["message"]
+
+
+def test_upload_and_request_bounds_say_what_is_allowed(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from studio.engine.run.request import InvalidRequest
+    from studio.remote import protocol
+    from studio.remote.session import ServerLimits
+
+    picture = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(picture)
+    data = picture.read_bytes()
+    assert protocol.upload_problem(data) == ""
+    assert protocol.upload_problem(data, max_pixels=10_000) == (
+        "is 300x300 pixels; this server takes at most 10,000 pixels")
+    assert protocol.upload_problem(data, max_bytes=1024).startswith("is 0.3 MB; this server takes at most 0 MB")
+    with pytest.raises(InvalidRequest, match=r"The start image big.png is 0.3 MB to send; the server takes at most"):
+        protocol.uploads_for(GenerationRequest("x", start_image=str(picture)), max_bytes=1024)
+    limits = ServerLimits(max_steps=10, max_side=256, max_batch=2)
+    assert limits.problems(GenerationRequest("x", steps=11, width=512, batch=3)) == [
+        "This server runs at most 10 steps.", "This server makes images of at most 256 pixels on a side.",
+        "This server makes at most 2 images at once."]
+    assert limits.problems(GenerationRequest("x", steps=10, width=256, height=256, batch=2)) == []
+    assert protocol.safe_name("../../etc/passwd", "mask") == "passwd"
+    assert protocol.safe_name("..", "mask") == "mask.png"
+
+
+def test_the_longest_prompts_fit_in_a_run_message() -> None:
+    from studio.engine.run.request import PROMPT_MAX_CHARS
+    from studio.remote import protocol
+
+    longest = "\N{GRINNING FACE}" * PROMPT_MAX_CHARS
+    request = GenerationRequest(longest, negative_prompt=longest)
+    assert request.problems() == []
+    text = protocol.message("run", request=request.to_dict(), uploads=[])
+    assert protocol.request_from_json(protocol.read_message(text)["request"]) == request
+    with pytest.raises(protocol.ProtocolError, match="longer than the 1,048,576 allowed"):
+        protocol.read_message(text + " " * protocol.MAX_MESSAGE_BYTES)

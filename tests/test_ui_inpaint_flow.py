@@ -73,7 +73,9 @@ def test_paint_a_mask_on_a_gallery_picture_inpaint_it_and_reuse_it(qtbot, paths,
     (finished,) = log.of(Finished)
     assert finished.request.mode == "inpaint" and finished.request.strength == 0.75
     steps = log.of(Step)
-    assert [s.index for s in steps] == [1, 2, 3] and all(s.preview is not None for s in steps)
+    # latest-wins to the GUI: a busy machine may fold a step into the next, never reorder or lose the last
+    indices = [s.index for s in steps]
+    assert indices == sorted(set(indices)) and indices[-1] == 3 and all(s.preview is not None for s in steps)
     result = np.asarray(finished.images[0], dtype=np.int16)
     with Image.open(parent) as opened:
         before = np.asarray(opened.convert("RGB"), dtype=np.int16)

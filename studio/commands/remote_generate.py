@@ -34,8 +34,6 @@ def run_remote(args: argparse.Namespace, paths: Any) -> int:
     problems = request.problems()
     if problems:
         return _bad(" ".join(problems))
-    if request.mode != "text":
-        return _bad("A start image or mask runs only on this computer for now; leave out --server.")
     out = args.out if args.out is not None else paths.gallery_dir
     unusable = output_folder_problem(out, "--out" if args.out is not None else "The gallery folder")
     if unusable:

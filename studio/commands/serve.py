@@ -10,6 +10,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from studio.engine.run.request import BATCH_RANGE, SIZE_RANGE, STEPS_RANGE
+from studio.remote.protocol import MAX_UPLOAD_BYTES
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("serve", help="run the engine as a server (Ray Serve) for Studio on other machines")
@@ -24,6 +27,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--gpus-per-replica", type=float,
                    help="GPUs each engine takes (default 1 where the cluster has GPUs, else 0: the CPU)")
     p.add_argument("--address", help="join this Ray cluster (e.g. auto, or HEAD:6379) instead of starting one")
+    p.add_argument("--max-steps", type=int, default=STEPS_RANGE[1], help="most steps a run may ask for")
+    p.add_argument("--max-side", type=int, default=SIZE_RANGE[1], help="most pixels on an image's side")
+    p.add_argument("--max-batch", type=int, default=BATCH_RANGE[1], help="most images a run may ask for")
+    p.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_BYTES / 2**20,
+                   help="most megabytes of one start image or mask sent to the server")
     p.set_defaults(handler=run)
 
 
@@ -37,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
         return _bad(f"--replicas must be from 1 to 64, not {args.replicas}.")
     if args.gpus_per_replica is not None and not 0 <= args.gpus_per_replica <= 16:
         return _bad(f"--gpus-per-replica must be from 0 to 16, not {args.gpus_per_replica:g}.")
+    for flag, value, (lo, hi) in (("--max-steps", args.max_steps, STEPS_RANGE),
+                                  ("--max-side", args.max_side, SIZE_RANGE),
+                                  ("--max-batch", args.max_batch, BATCH_RANGE),
+                                  ("--max-upload-mb", args.max_upload_mb, (0.01, MAX_UPLOAD_BYTES / 2**20))):
+        if not lo <= value <= hi:
+            return _bad(f"{flag} must be from {lo:g} to {hi:g}, not {value:g}.")
     if args.models is not None and not args.models.is_dir():
         return _bad(f"--models {args.models} is not a folder.")
     paths = StudioPaths.default()
@@ -63,6 +77,7 @@ def _serve(args: argparse.Namespace, paths: Any, token: str) -> int:
     import ray
 
     from studio.remote.serving import ServeOptions, deploy, undeploy
+    from studio.remote.session import ServerLimits
 
     try:
         if args.address:
@@ -80,7 +95,10 @@ def _serve(args: argparse.Namespace, paths: Any, token: str) -> int:
             gpus = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
         cpus = 1.0 if gpus else max(1.0, float(int(resources.get("CPU", os.cpu_count() or 1)) // args.replicas))
         options = ServeOptions(token=token, home=paths, models=str(args.models.resolve()) if args.models else "",
-                               replicas=args.replicas, gpus_per_replica=gpus, cpus_per_replica=cpus)
+                               replicas=args.replicas, gpus_per_replica=gpus, cpus_per_replica=cpus,
+                               limits=ServerLimits(max_steps=args.max_steps, max_side=args.max_side,
+                                                   max_batch=args.max_batch,
+                                                   max_upload_bytes=int(args.max_upload_mb * 2**20)))
         url = deploy(options, host=args.host, port=args.port)
         where = f"{args.replicas} engine(s) on " + (f"{gpus:g} GPU each" if gpus else f"{cpus:g} CPU(s) each")
         print(f"Studio is serving at {url} ({where}).", flush=True)

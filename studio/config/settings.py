@@ -17,7 +17,7 @@ from studio.config.atomic import write_atomic
 from studio.config.shown import shown
 from studio.config.stored_json import load_json, move_aside
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 INT_RANGE = (-(2**31), 2**32 - 1)  # what the controls hold (the seed needs 32 bits)
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -50,8 +50,16 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 4 added where runs go (this computer or a `studio serve` server); older files ran
+    # locally. The version keeps an older Studio from dropping a chosen server on saving.
+    out = dict(data)
+    out.setdefault("engine", {"kind": "local", "server_url": "", "token": ""})
+    return out
+
+
 # Index i upgrades a file of version i + 1 to version i + 2. Append only; never reorder.
-MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3)
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3, _v3_to_v4)
 
 
 @dataclass
@@ -85,6 +93,25 @@ class PreviewSettings:
     decoder: str = "auto"  # "auto", "linear", "tiny" or "vae"
 
 
+ENGINE_KINDS = ("local", "remote")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where runs go: this computer's engine, or a `studio serve` server at `server_url`.
+
+    The token is kept here in plain text (the settings file is the user's own); the app shows
+    it masked. Frozen, so the GUI thread replaces it whole while the worker reads it."""
+
+    kind: str = "local"  # one of ENGINE_KINDS
+    server_url: str = ""  # http://HOST:PORT
+    token: str = ""
+
+    @property
+    def remote(self) -> bool:
+        return self.kind == "remote"
+
+
 @dataclass
 class Settings:
     schema_version: int = SCHEMA_VERSION
@@ -97,6 +124,7 @@ class Settings:
     embedding_folders: list[str] = field(default_factory=list)
     # models (ids as the picker lists them, or folder paths) that take the compiled fast path
     fast_path_models: list[str] = field(default_factory=list)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,6 +150,11 @@ class Settings:
             settings.fast_path_models = list(fast)
         else:
             notes.append(f"Ignored fast_path_models {shown(fast)}: expected a list of model names.")
+        engine = _section(EngineSettings, data.get("engine"), "engine", notes)
+        if engine.kind not in ENGINE_KINDS:
+            notes.append(f"Ignored engine.kind = {shown(engine.kind)}: expected 'local' or 'remote'.")
+            engine = dataclasses.replace(engine, kind="local")
+        settings.engine = engine
         return settings, notes
 
 

@@ -98,8 +98,14 @@ class RemoteEngine:
     def _generate(self, request: GenerationRequest, on_event: EventSink, cancel: CancelToken) -> Outcome:
         from websockets.exceptions import ConnectionClosed
 
+        # The pictures travel as bytes; the server sees their names, never this computer's paths.
+        uploads = protocol.uploads_for(request, self._upload_limit())
+        sent = request.replace(**{u.field: u.name for u in uploads})
         with self._connect() as socket:
-            socket.send(protocol.message("run", request=protocol.request_to_json(request)))
+            socket.send(protocol.message("run", request=protocol.request_to_json(sent),
+                                         uploads=[u.field for u in uploads]))
+            for upload in uploads:
+                socket.send(protocol.upload_frame(upload))
             run = _Run(request, self.url, on_event)
             asked_to_stop = False
             while True:
@@ -126,6 +132,12 @@ class RemoteEngine:
                     raise RemoteError(f"{self.url} sent what Studio cannot read: {error}", reason) from None
                 if outcome is not None:
                     return outcome
+
+    def _upload_limit(self) -> int:
+        """The most bytes the server takes for one picture, as its info said (else the protocol's)."""
+        limits = (self.last_info or {}).get("limits")
+        given = limits.get("max_upload_bytes") if isinstance(limits, dict) else None
+        return given if isinstance(given, int) and 0 < given <= protocol.MAX_UPLOAD_BYTES else protocol.MAX_UPLOAD_BYTES
 
     def _connect(self) -> Any:
         from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
@@ -231,7 +243,9 @@ class _Run:
             raise protocol.ProtocolError("The run finished without all of its images.")
         if not isinstance(frames, int) or sorted(self.film) != list(range(frames)):
             raise protocol.ProtocolError("The run finished without all of its film.")
-        used = protocol.request_from_json(message.get("request"))
+        # The server knew the pictures by name only: the metadata names the files on this computer.
+        used = protocol.request_from_json(message.get("request")).replace(
+            **{f: getattr(self.request, f) for f in protocol.UPLOAD_FIELDS})
         notices = message.get("notices")
         elapsed = message.get("elapsed")
         return Finished(

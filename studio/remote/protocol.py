@@ -1,9 +1,12 @@
 """The wire between Studio and `studio serve`: one websocket per run, JSON and binary frames.
 
-Client to server: `{"v": 1, "type": "run", "request": <GenerationRequest.to_dict()>}`, then
-optionally `{"type": "cancel"}`. Server to client, in order: a `started` JSON message, a binary
-step frame per denoising step, binary image frames (PNG, lossless) and film frames (PNG), then
-one JSON outcome: `finished`, `cancelled` or `failed`. Nothing is pickled: JSON and PNG/JPEG only.
+Client to server: `{"v": 1, "type": "run", "request": <GenerationRequest.to_dict()>,
+"uploads": [field, ...]}`, then one binary upload frame per field named (the start image's or
+the mask's file bytes: PNG, JPEG or WebP; the request carries only the file's name, never a path
+the server would read), then optionally `{"type": "cancel"}`. Server to client, in order: a
+`started` JSON message, a binary step frame per denoising step, binary image frames (PNG,
+lossless) and film frames (PNG), then one JSON outcome: `finished`, `cancelled` or `failed`.
+Nothing is pickled: JSON and PNG/JPEG/WebP only.
 
 A binary frame is MAGIC, the version byte, a kind byte, a 4-byte big-endian header length, the
 header as JSON, then the payload.
@@ -15,6 +18,8 @@ import dataclasses
 import io
 import json
 import struct
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from studio.engine import errors
@@ -22,8 +27,15 @@ from studio.engine.run.request import GenerationRequest
 
 PROTOCOL_VERSION = 1
 MAGIC = b"SF"
-STEP, IMAGE, FILM = 1, 2, 3  # binary frame kinds
-MAX_MESSAGE_BYTES = 64 * 1024  # a request's JSON; prompts are bounded far below this
+STEP, IMAGE, FILM, UPLOAD = 1, 2, 3, 4  # binary frame kinds
+UPLOAD_FIELDS = ("start_image", "mask")  # the request's fields that name a picture
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")  # sent as they are; any other picture goes as PNG
+# Ray Serve's HTTP proxy takes websocket messages of up to 16 MiB: an upload stays below.
+MAX_UPLOAD_BYTES = 15 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 8192 * 8192
+# A request's JSON: two prompts of PROMPT_MAX_CHARS fit even when every character is escaped
+# as a surrogate pair (12 bytes each), with room for the rest of the request.
+MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # one final image as PNG: 2048x2048 RGBA fits with room
 RAW_PREVIEW_BYTES = 8 * 1024  # a preview this small travels raw: encoding it would cost more
 PREVIEW_QUALITY = 80
@@ -188,3 +200,84 @@ def cause_from_json(data: object) -> errors.Cause:
     except TypeError:
         return errors.Unexpected()
     return cause
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A picture a request names, as it travels: the field, the file's name (for messages and
+    nothing else) and its bytes."""
+
+    field: str
+    name: str
+    data: bytes
+
+
+def uploads_for(request: GenerationRequest, max_bytes: int = MAX_UPLOAD_BYTES) -> list[Upload]:
+    """The start image and mask of `request` read from this computer's disk, ready to send:
+    a PNG, JPEG or WebP file as it is, any other picture re-encoded as PNG (losslessly).
+    InvalidRequest in words when a file cannot be read or is too large to send."""
+    from PIL import Image
+
+    from studio.engine.run.request import FieldProblem, InvalidRequest
+    from studio.engine.run.start_image import open_picture
+
+    found: list[Upload] = []
+    for field in UPLOAD_FIELDS:
+        path = getattr(request, field)
+        if not path:
+            continue
+        picture = open_picture(path, field)  # the engine's own reader: the same words for a bad file
+        name = Path(path).name or field
+        with Image.open(path) as probe:
+            kind = probe.format
+        data = Path(path).read_bytes() if kind in UPLOAD_FORMATS else encode_png(_png_ready(picture))
+        if len(data) > max_bytes:
+            label = "start image" if field == "start_image" else "mask"
+            raise InvalidRequest([FieldProblem(field, (
+                f"The {label} {name} is {len(data) / 2**20:.1f} MB to send; the server takes at most "
+                f"{max_bytes / 2**20:.0f} MB. Save it smaller, or as JPEG."))])
+        found.append(Upload(field, name, data))
+    return found
+
+
+def _png_ready(picture: Any) -> Any:
+    """`picture` in a mode PNG keeps exactly (CMYK, floats and the like become RGB or RGBA)."""
+    if picture.mode in ("1", "L", "LA", "P", "RGB", "RGBA"):
+        return picture
+    return picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
+
+
+def upload_frame(upload: Upload) -> bytes:
+    return frame(UPLOAD, {"field": upload.field, "name": upload.name}, upload.data)
+
+
+def safe_name(name: object, field: str) -> str:
+    """A file name from the client that names nothing but itself on the server's disk."""
+    text = Path(name).name if isinstance(name, str) else ""
+    text = "".join(c if c.isalnum() or c in "._- " else "_" for c in text)[:120].strip(" .")
+    return text or f"{field}.png"
+
+
+def upload_problem(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS) -> str:
+    """Why an uploaded picture will not be used, or "": too many bytes, not a PNG, JPEG or
+    WebP file, more pixels than allowed (checked before decoding), damaged or cut short."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > max_bytes:
+        return f"is {len(data) / 2**20:.1f} MB; this server takes at most {max_bytes / 2**20:.0f} MB"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=list(UPLOAD_FORMATS)) as picture:
+                width, height = picture.size
+                if width * height > max_pixels:
+                    return (f"is {width}x{height} pixels; this server takes at most "
+                            f"{max_pixels:,} pixels")
+                picture.load()
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        return "is not a PNG, JPEG or WebP picture, or has more pixels than this server opens"
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return "is damaged or cut short"
+    return ""

@@ -8,8 +8,10 @@ of JSON values and encoded bytes, which the ingress turns into frames unchanged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -78,10 +80,12 @@ class EngineReplica:
             "models": models,
         }
 
-    async def run(self, request_json: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def run(self, request_json: dict[str, Any], uploads: dict[str, bytes] | None = None,
+                  names: dict[str, str] | None = None) -> AsyncIterator[dict[str, Any]]:
         """Run one single-image request, yielding its pieces up to and including its outcome.
-        When the caller cancels (its client pressed Cancel or went away), the engine stops
-        at its next step."""
+        `uploads` are the start image's and mask's bytes (checked by the ingress), `names` their
+        file names. When the caller cancels (its client pressed Cancel or went away), the
+        engine stops at its next step."""
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         cancel = CancelToken()
@@ -91,7 +95,8 @@ class EngineReplica:
             piece["pid"] = os.getpid()
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
-        loop.run_in_executor(self._thread, self._generate, request_json, on_event, cancel)
+        loop.run_in_executor(self._thread, self._generate, request_json, uploads or {}, names or {}, on_event,
+                             cancel)
         ended = False
         try:
             while not ended:
@@ -102,7 +107,8 @@ class EngineReplica:
             if not ended:
                 cancel.cancel()
 
-    def _generate(self, request_json: dict[str, Any], on_event: Any, cancel: CancelToken) -> None:
+    def _generate(self, request_json: dict[str, Any], uploads: dict[str, bytes], names: dict[str, str],
+                  on_event: Any, cancel: CancelToken) -> None:
         request = None
         try:
             request = protocol.request_from_json(request_json)
@@ -110,7 +116,9 @@ class EngineReplica:
             if problem:
                 on_event(Failed(request, problem, "", ModelProblem(request.model)))
                 return
-            self._engine.generate(request, on_event, cancel)
+            with tempfile.TemporaryDirectory(prefix="upload-", dir=self._uploads_dir()) as folder:
+                local = self._with_uploads(request, uploads, names, Path(folder))
+                self._engine.generate(local, _as_sent(on_event, request), cancel)
         except protocol.ProtocolError as error:
             on_event(_failed_piece(str(error), InvalidParameters()))
         except Exception as error:  # InvalidRequest before the run, or a bug: the client is told
@@ -119,6 +127,28 @@ class EngineReplica:
                 on_event(_failed_piece(message, cause))
             else:
                 on_event(Failed(request, message, details, cause))
+
+    def _uploads_dir(self) -> Path:
+        folder = self._registry.paths.cache_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @staticmethod
+    def _with_uploads(request: Any, uploads: dict[str, bytes], names: dict[str, str], folder: Path) -> Any:
+        """`request` with its start image and mask pointing at the uploaded bytes, written under
+        `folder` (one sub-folder per field, so a mask and a start image of one name do not
+        meet). A picture named but not uploaded is refused: a client never names a path here."""
+        changes: dict[str, str] = {}
+        for field in protocol.UPLOAD_FIELDS:
+            if not getattr(request, field):
+                continue
+            if field not in uploads:
+                raise protocol.ProtocolError(f"The request names a {field.replace('_', ' ')} without its bytes.")
+            place = folder / field / protocol.safe_name(names.get(field), field)
+            place.parent.mkdir()
+            place.write_bytes(uploads[field])
+            changes[field] = str(place)
+        return request.replace(**changes) if changes else request
 
     def _model_problem(self, model: str) -> str:
         """Why this server will not run `model`: only the models it lists run, never a path
@@ -131,6 +161,19 @@ class EngineReplica:
         if any(model in (e.id, e.name) for e in self._registry.entries()):
             return ""
         return f"This server has no model {model!r}. Choose one of the models it lists."
+
+
+def _as_sent(on_event: Any, sent: Any) -> Any:
+    """`on_event` with the request in Started, Finished, Cancelled and Failed set back to the
+    pictures' names as the client sent them: the server's temporary paths stay here."""
+    def relay(event: Event) -> None:
+        request = getattr(event, "request", None)
+        if request is not None and any(getattr(request, f) for f in protocol.UPLOAD_FIELDS):
+            names = {f: getattr(sent, f) for f in protocol.UPLOAD_FIELDS}
+            event = dataclasses.replace(event, request=request.replace(**names))  # type: ignore[type-var]
+        on_event(event)
+
+    return relay
 
 
 def _failed_piece(message: str, cause: Any) -> dict[str, Any]:

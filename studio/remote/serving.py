@@ -29,6 +29,7 @@ class ServeOptions:
     cpus_per_replica: float = 1.0
     device: str = ""  # "" picks the best on each replica
     limits: ServerLimits = field(default_factory=ServerLimits)
+    max_connections: int = 64  # sockets and info calls at once; more wait in Serve's queue
 
 
 def build_app(options: ServeOptions) -> Any:
@@ -42,7 +43,8 @@ def build_app(options: ServeOptions) -> Any:
         max_ongoing_requests=1,  # one run at a time per replica: its GPU is not shared
         ray_actor_options={"num_gpus": options.gpus_per_replica, "num_cpus": options.cpus_per_replica},
     )
-    ingress: Any = serve.deployment(_ingress_class(), name="StudioIngress", ray_actor_options={"num_cpus": 0})
+    ingress: Any = serve.deployment(_ingress_class(), name="StudioIngress", ray_actor_options={"num_cpus": 0},
+                                    max_ongoing_requests=options.max_connections)
     threads = max(1, int(options.cpus_per_replica)) if not options.gpus_per_replica else 0
     engine = replica.bind(paths_to_json(options.home), options.models, options.device, threads)
     return ingress.bind(engine, options.token, options.limits, options.replicas)
@@ -61,12 +63,22 @@ def _ingress_class() -> type:
 
     app = FastAPI(title="Studio", docs_url=None, redoc_url=None, openapi_url=None)
     refused = {"error": "A valid token is required (Authorization: Bearer TOKEN)."}
+    expected: list[str] = []  # the token, set by the ingress in its own process
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Any:
+        # Every HTTP route, a mistyped one included, answers 401 before anything else without
+        # the token (the websocket route checks it itself: middleware sees only HTTP).
+        if not token_matches(token_from_headers(request.headers), expected[0] if expected else ""):
+            return JSONResponse(refused, status_code=401)
+        return await call_next(request)
 
     @serve.ingress(app)
     class StudioIngress:
         def __init__(self, engine: Any, token: str, limits: ServerLimits, replicas: int) -> None:
             self._engine = engine
             self._token = token
+            expected[:] = [token]
             self._limits = limits
             self._replicas = replicas
             self._info: dict[str, Any] | None = None

@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from studio.engine.errors import InvalidParameters, ServerUnavailable, Unexpected
 from studio.engine.run.request import BATCH_RANGE, SIZE_RANGE, STEPS_RANGE, GenerationRequest
 from studio.remote import protocol
+
+FIRST_MESSAGE_SECONDS = 30.0  # an accepted socket that says nothing is closed, not kept
+UPLOAD_SECONDS = 120.0  # for each upload frame: a slow line sending 15 MB still makes it
 
 
 @dataclass(frozen=True)
@@ -25,13 +29,13 @@ class ServerLimits:
     max_steps: int = STEPS_RANGE[1]
     max_side: int = SIZE_RANGE[1]
     max_batch: int = BATCH_RANGE[1]
+    max_upload_bytes: int = protocol.MAX_UPLOAD_BYTES  # one start image or mask, as sent
+    max_upload_pixels: int = protocol.MAX_UPLOAD_PIXELS
 
     def problems(self, request: GenerationRequest) -> list[str]:
         found = request.problems()
         if found:
             return found
-        if request.mode != "text":
-            found.append("This server runs text-to-image only: a start image or mask stays on your computer.")
         if request.steps > self.max_steps or request.hires_steps > self.max_steps:
             found.append(f"This server runs at most {self.max_steps} steps.")
         if max(request.width, request.height) * max(1.0, float(request.hires_scale)) > self.max_side:
@@ -77,6 +81,8 @@ class RunSession:
         self._streams: dict[int, Any] = {}
         self._cancelled = False
         self._gone = False
+        self._uploads: dict[str, bytes] = {}
+        self._names: dict[str, str] = {}
 
     async def serve(self) -> None:
         sender = asyncio.create_task(self._send_all())
@@ -89,11 +95,13 @@ class RunSession:
             await sender
 
     async def _read_request(self) -> GenerationRequest | None:
-        received = await self._socket.receive()
+        received = await self._receive(FIRST_MESSAGE_SECONDS)
         text = received.get("text") if received.get("type") == "websocket.receive" else None
         if text is None:
             self._gone = received.get("type") == "websocket.disconnect"
-            self._fail("The first message must be the run, as JSON text.", InvalidParameters())
+            quiet = received.get("type") == "websocket.timeout"
+            self._fail(f"No run arrived within {FIRST_MESSAGE_SECONDS:g} seconds." if quiet
+                       else "The first message must be the run, as JSON text.", InvalidParameters())
             return None
         try:
             data = protocol.read_message(text)
@@ -111,7 +119,60 @@ class RunSession:
         if problems:
             self._fail(" ".join(problems), InvalidParameters(tuple(p.field for p in request.field_problems())))
             return None
+        uploads = await self._read_uploads(request, data.get("uploads", []))
+        if uploads is None:
+            return None
+        self._uploads = uploads
         return request.with_seed()
+
+    async def _read_uploads(self, request: GenerationRequest, announced: object) -> dict[str, bytes] | None:
+        """The pictures the request names, as the frames after the run bring them: exactly one
+        for each of its non-empty start_image and mask, checked before any replica sees them.
+        A request that names a picture without sending it is refused: the server never reads
+        a path a client gives it."""
+        wanted = [f for f in protocol.UPLOAD_FIELDS if getattr(request, f)]
+        if announced != wanted:
+            if not isinstance(announced, list) or set(announced) - set(protocol.UPLOAD_FIELDS):
+                self._fail("The run's uploads must list the picture fields it sends.", InvalidParameters())
+            else:
+                missing = [f.replace("_", " ") for f in wanted if f not in announced]
+                self._fail(f"The request names a {' and a '.join(missing) or 'picture'} without sending "
+                           "its bytes; this server reads no files from its own disk.",
+                           InvalidParameters(tuple(wanted)))
+            return None
+        uploads: dict[str, bytes] = {}
+        for field in wanted:
+            label = "start image" if field == "start_image" else "mask"
+            received = await self._receive(UPLOAD_SECONDS)
+            data = received.get("bytes") if received.get("type") == "websocket.receive" else None
+            try:
+                if data is None:
+                    raise protocol.ProtocolError(f"The {label}'s bytes did not follow the run.")
+                kind, header, payload = protocol.read_frame(data)
+                if kind != protocol.UPLOAD or header.get("field") != field:
+                    raise protocol.ProtocolError(f"The {label}'s bytes did not follow the run.")
+            except protocol.ProtocolError as error:
+                self._gone = received.get("type") == "websocket.disconnect"
+                self._fail(str(error), InvalidParameters((field,)))
+                return None
+            # Decoding a large picture takes a while: off the loop that serves every socket.
+            problem = await asyncio.to_thread(protocol.upload_problem, payload, self._limits.max_upload_bytes,
+                                              self._limits.max_upload_pixels)
+            if problem:
+                name = protocol.safe_name(header.get("name"), field)
+                self._fail(f"The {label} {name} {problem}.", InvalidParameters((field,)))
+                return None
+            uploads[field] = payload
+            self._names[field] = protocol.safe_name(header.get("name"), field)
+        return uploads
+
+    async def _receive(self, seconds: float) -> dict[str, Any]:
+        """The next ASGI message, or a disconnect when none comes within `seconds`."""
+        waiting: Awaitable[dict[str, Any]] = self._socket.receive()
+        try:
+            return await asyncio.wait_for(waiting, seconds)
+        except TimeoutError:
+            return {"type": "websocket.timeout"}
 
     async def _run(self, request: GenerationRequest) -> None:
         parts = request.per_image()
@@ -149,7 +210,7 @@ class RunSession:
         for attempt in (1, 2):
             if self._cancelled:
                 return {"type": "cancelled"}
-            stream = self._replicas.options(stream=True).run.remote(part.to_dict())
+            stream = self._replicas.options(stream=True).run.remote(part.to_dict(), self._uploads, self._names)
             self._streams[number] = stream
             try:
                 async for piece in stream:

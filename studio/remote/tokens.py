@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -45,14 +46,17 @@ def stored_token(path: Path) -> str:
 
 
 def token_matches(given: str | None, expected: str) -> bool:
-    """Whether `given` is the token, in time that does not depend on where they differ."""
+    """Whether `given` is the token, in time that depends neither on where they differ nor on
+    the token's length (both are hashed to the same length first)."""
     if not given or not expected:
         return False
-    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+    return hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "replace")).digest(),
+                               hashlib.sha256(expected.encode("utf-8", "replace")).digest())
 
 
 def token_from_headers(headers: Mapping[str, str]) -> str | None:
-    """The token a request carries: `Authorization: Bearer T` or `X-Studio-Token: T`."""
+    """The token a request carries: `Authorization: Bearer T` or `X-Studio-Token: T`. Never
+    the URL's query, which proxies and access logs keep."""
     authorization = headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():

@@ -13,15 +13,20 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from studio.config.queue_file import StoredJob, load_queue, save_queue
+from studio.engine.errors import ServerUnavailable
 from studio.engine.run.cancel import CancelToken
+from studio.engine.run.events import Failed, Started
 from studio.engine.run.request import GenerationRequest
-from studio.ui.events import EngineFailed, EngineReady, Idle, JobEvent, Notice, StepsWaiting
+from studio.ui.events import EngineFailed, EngineReady, Idle, JobEvent, Notice, ServerWaiting, StepsWaiting
 from studio.ui.jobs import Job, JobModel, JobState
 from studio.ui.worker import EngineFactory, GenerationWorker, ImageSaver
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "Studio stopped while this job ran."
+SERVER_RETRY_MS = 5000  # how often a queue waiting for its server tries again
+# a server that did not take the run: the job waits; "lost" and "engine" fail the job instead
+WAIT_FOR_SERVER = ("unreachable", "token", "version")
 
 
 class GenerationController(QObject):
@@ -39,6 +44,7 @@ class GenerationController(QObject):
     _noise_requested = Signal(str, float)
     _prepare_requested = Signal(object)
     _upscale_requested = Signal(str, float, str, str, object)
+    _switch_requested = Signal()
 
     def __init__(
         self,
@@ -62,6 +68,12 @@ class GenerationController(QObject):
         self._ahead: GenerationRequest | None = None  # to prepare once the worker is idle
         self._ahead_sent: tuple[object, ...] | None = None
         self._ahead_last: GenerationRequest | None = None
+        self._started: int | None = None  # the running job, once its run has started
+        self.server_retry_ms = SERVER_RETRY_MS
+        self.waiting_for_server: ServerWaiting | None = None  # the queue holds while set
+        self._server_retry = QTimer(self)
+        self._server_retry.setSingleShot(True)
+        self._server_retry.timeout.connect(self._try_server_again)
 
         w, queued = self._worker, Qt.ConnectionType.QueuedConnection
         self._warm_up_requested.connect(w.warm_up, queued)
@@ -69,6 +81,7 @@ class GenerationController(QObject):
         self._noise_requested.connect(w.noise, queued)
         self._prepare_requested.connect(w.prepare, queued)
         self._upscale_requested.connect(w.upscale, queued)
+        self._switch_requested.connect(w.switch_engine, queued)
         w.event.connect(self._on_worker_event, queued)
         self.jobs.stored_changed.connect(self._schedule_save)
 
@@ -88,6 +101,16 @@ class GenerationController(QObject):
         self._dispatch()
         self._send_ahead()
 
+    def switch_engine(self) -> None:
+        """Build the engine again from the factory (Settings → Engine changed where runs go);
+        the run in progress finishes first, and a queue that waited for a server goes on."""
+        if self._thread is None or self._shut_down:
+            return
+        self.engine_ready = False
+        self._switch_requested.emit()
+        self._ahead_sent = None  # the new engine has prepared nothing yet
+        self._try_server_again()
+
     def shutdown(self) -> None:
         """Cancel the running job, join the thread and write the queue. Safe to call twice.
 
@@ -96,6 +119,7 @@ class GenerationController(QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        self._server_retry.stop()
         running = self.jobs.running
         if running is not None:
             running.cancel.cancel()
@@ -233,7 +257,7 @@ class GenerationController(QObject):
     # -- internals -------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        if self._busy or self._thread is None or self._shut_down:
+        if self._busy or self._thread is None or self._shut_down or self.waiting_for_server is not None:
             return
         job = self.jobs.next_waiting()
         if job is None:
@@ -241,6 +265,7 @@ class GenerationController(QObject):
         if job.cancel.cancelled:
             job.cancel = CancelToken()
         self._busy = True
+        self._started = None
         self.jobs.set_running(job)
         self._run_requested.emit(job.id, job.request, job.cancel)
 
@@ -256,12 +281,42 @@ class GenerationController(QObject):
                 self.engine_ready, self.engine_error = True, None
             case EngineFailed() as failed:
                 self.engine_error = failed
+            case Started():
+                self._started = event.job
+            case Failed(cause=ServerUnavailable(reason=reason)) if (
+                    reason in WAIT_FOR_SERVER and self._started != event.job):
+                event = self._wait_for_server(event)
         if isinstance(event.event, Idle):  # the next job starts before anyone hears of the idle
             self._busy = False
             self._dispatch()
             self._prepare_again()
         self.jobs.apply(event)
         self.event.emit(event)
+
+    def _wait_for_server(self, event: JobEvent) -> JobEvent:
+        """The server did not take the job: it goes back to the queue, which waits, instead of
+        failing (and the jobs behind it after it)."""
+        assert isinstance(event.event, Failed)
+        job = self.jobs.get(event.job)
+        if job is not None:
+            self.jobs.wait_again(job)
+        cause = event.event.cause
+        retry = self.server_retry_ms if getattr(cause, "reason", "") == "unreachable" else 0
+        waiting = len(self.jobs.jobs(JobState.QUEUED))
+        then = (f"Studio tries again every {retry / 1000:g} s" if retry
+                else "They run once Settings → Engine is put right")
+        message = (f"{event.event.message} The queue waits: {waiting} job{'s' if waiting != 1 else ''} "
+                   f"kept. {then}.")
+        self.waiting_for_server = ServerWaiting(message, cause, waiting, retry / 1000)
+        if retry:
+            self._server_retry.start(retry)
+        return JobEvent(event.job, self.waiting_for_server)
+
+    @Slot()
+    def _try_server_again(self) -> None:
+        self._server_retry.stop()
+        self.waiting_for_server = None
+        self._dispatch()
 
     @Slot()
     def _schedule_save(self) -> None:

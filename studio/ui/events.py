@@ -127,3 +127,15 @@ class Notice:
     """Something the person should read once (e.g. the queue could not be written)."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class ServerWaiting:
+    """Runs go to a server that cannot take them now (down, or refusing the token): the job
+    went back to the queue, which waits. Studio tries again in `retry_in` seconds, or, when 0,
+    once the engine settings change."""
+
+    message: str
+    cause: Any  # studio.engine.errors.ServerUnavailable
+    waiting: int  # jobs in the queue, the one put back included
+    retry_in: float

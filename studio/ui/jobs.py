@@ -225,6 +225,11 @@ class JobModel(QAbstractListModel):
             self._changed(job)
         return len(released)
 
+    def wait_again(self, job: Job) -> None:
+        """Put a job that could not start back in its place in the queue (its server is down)."""
+        job.state, job.step, job.total = JobState.QUEUED, 0, 0
+        self._changed(job, stored=True)
+
     def set_running(self, job: Job) -> None:
         job.state = JobState.RUNNING
         self._changed(job, stored=True)

@@ -22,13 +22,23 @@ from PySide6.QtWidgets import (
 
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings
-from studio.engine.errors import InvalidParameters
+from studio.engine.errors import InvalidParameters, ServerUnavailable
 from studio.engine.run.events import Cancelled, Failed, Finished, Optimizing, Started, Step
 from studio.engine.run.request import GenerationRequest
 from studio.ui import window_state
 from studio.ui.catalogue import ModelCatalogue
 from studio.ui.controller import GenerationController
-from studio.ui.events import Delivered, EngineFailed, EngineReady, Idle, JobEvent, Noised, Notice, SaveFailed
+from studio.ui.events import (
+    Delivered,
+    EngineFailed,
+    EngineReady,
+    Idle,
+    JobEvent,
+    Noised,
+    Notice,
+    SaveFailed,
+    ServerWaiting,
+)
 from studio.ui.jobs import JobState
 from studio.ui.mask_dialog import open_mask_dialog, paste_start_image
 from studio.ui.message_banner import MessageBanner
@@ -38,6 +48,7 @@ from studio.ui.queue_panel import QueuePanel
 from studio.ui.refine_panel import RefinePanel
 from studio.ui.results import ResultsModel, ResultsStrip, save_result_as
 from studio.ui.run_controls import RunControls
+from studio.ui.run_place import RunPlace
 from studio.ui.run_status import RunStatus
 from studio.ui.start_image import StartImagePanel
 from studio.ui.theme import icon
@@ -47,6 +58,8 @@ from studio.ui.window_menus import build_menus
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from studio.engine.catalogue.registry import ModelEntry
 
 SettingsSaver = Callable[[Settings], None]
 
@@ -101,6 +114,8 @@ class MainWindow(QMainWindow):
         self._loading_controls = False
         self._prepare_debouncer.start()  # the restored prompt too
         window_state.restore(self, self.splitter, settings.window)
+        self.run_place.local_models = catalogue.entries()
+        self.run_place.refresh()  # a server is asked at once what it has
         self._update_busy()
 
     # -- building ----------------------------------------------------------------------
@@ -173,6 +188,7 @@ class MainWindow(QMainWindow):
 
         self.engine_label = plain_label("Loading the engine…")
         self.statusBar().addPermanentWidget(self.engine_label)
+        self.run_place = RunPlace(self.engine_label, self.settings, self)
         self.statusBar().setSizeGripEnabled(False)
 
     def _connect(self) -> None:
@@ -193,6 +209,7 @@ class MainWindow(QMainWindow):
         self.results.reuse_requested.connect(self.parameters.apply_request)
         self.results.save_requested.connect(self._on_save_result_requested)
         self.catalogue.changed.connect(self._on_catalogue_changed)
+        self.run_place.server_models.connect(self._on_server_models)
         # the controls are kept on disk shortly after each change, not only on a clean close
         # (a restarted single-shot timer: superqt's debouncer does the same but costs ~170 ms of
         # imports on the way to the first window)
@@ -287,7 +304,7 @@ class MainWindow(QMainWindow):
     def _on_event(self, event: JobEvent) -> None:
         match event.event:
             case EngineReady(device=device):
-                self.engine_label.setText(f"Engine ready · {device}")
+                self.run_place.engine_ready(device)
                 if not self.controller.busy:
                     self.run_status.set_state("Ready")
             case EngineFailed(message=message, details=details):
@@ -296,6 +313,8 @@ class MainWindow(QMainWindow):
                 self.show_error(message, details)
             case Started(request=request, total=total):
                 self._on_run_started(request, total)
+                if self.run_place.remote and not self.run_place.connected:
+                    self.run_place.refresh()  # the server is back: say so, with its replicas
             case Step(index=index, total=total, elapsed=elapsed, preview=preview):
                 self.run_status.step(index, total, elapsed)
                 if preview is not None:
@@ -307,8 +326,14 @@ class MainWindow(QMainWindow):
                                 "\"Save this image as…\".")
             case Cancelled(request=request, steps_done=steps):
                 self.run_status.done(f"Cancelled after {steps} of {request.steps} steps")
+            case ServerWaiting(message=message, cause=cause):
+                self.run_status.done("Waiting for the server")
+                self.show_error(message)
+                self.run_place.server_down(getattr(cause, "reason", ""))
             case Failed(message=message, details=details, cause=cause):
                 self.run_status.done("Failed")
+                if isinstance(cause, ServerUnavailable):
+                    self.run_place.refresh()  # lost mid-run: is the server still there?
                 self.show_error(message, details)
                 if isinstance(cause, InvalidParameters):
                     self.parameters.mark_invalid(cause.fields)
@@ -420,8 +445,22 @@ class MainWindow(QMainWindow):
         self.catalogue.refresh()
         self.refine.refresh_upscalers()
 
+    @Slot(object)
+    def _on_server_models(self, entries: list[ModelEntry]) -> None:
+        """Runs go to a server: the picker lists what it has."""
+        current = self.parameters.current_model()
+        ids = [entry.id for entry in entries]
+        wanted = current.id if current is not None and current.id in ids else self.settings.last.model
+        self._models_scanned = True
+        self._loading_controls = True
+        self.parameters.set_models(entries, wanted)
+        self._loading_controls = False
+
     @Slot()
     def _on_catalogue_changed(self) -> None:
+        self.run_place.local_models = self.catalogue.entries()
+        if self.run_place.connected:
+            return  # the picker lists the server's models
         current = self.parameters.current_model()
         # until the first full scan only the built-in models show: keep asking for the last one used
         first = not self._models_scanned
@@ -474,6 +513,7 @@ class MainWindow(QMainWindow):
             self._settings_debouncer.stop()
             self._prepare_debouncer.stop()
             self.catalogue.close()  # joins a scan, which would otherwise signal a deleted object
+            self.run_place.close()
             self._remember()
             self.run_status.set_state("Stopping…")
             self.controller.shutdown()

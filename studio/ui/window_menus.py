@@ -1,12 +1,12 @@
 """The main window's menus and shortcuts, and the commands only they reach: the folders, the
-models page, the help."""
+models page, the settings, the help."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 from studio.ui.theme import icon
 
 if TYPE_CHECKING:
+    from studio.config.settings import EngineSettings
     from studio.ui.main_window import MainWindow
 
 Key = QKeySequence | QKeySequence.StandardKey | str
@@ -50,10 +51,16 @@ def build_menus(window: MainWindow) -> None:
     refresh = add_action(w, "Rescan models", w.rescan_models, "F5")
     manage = add_action(w, "Manage models…", partial(manage_models, w), "Ctrl+M")
     quit_action = add_action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
+    preferences = QKeySequence(QKeySequence.StandardKey.Preferences)
+    keys = [k for k in (preferences, QKeySequence("Ctrl+,")) if not k.isEmpty()]
+    settings = add_action(w, "Settings…", partial(open_settings, w), *dict.fromkeys(keys))
+    settings.setMenuRole(QAction.MenuRole.PreferencesRole)
 
     menu = w.menuBar()
     file_menu = menu.addMenu("&File")
     file_menu.addActions([gallery, models, manage, refresh])
+    file_menu.addSeparator()
+    file_menu.addAction(settings)
     file_menu.addSeparator()
     file_menu.addAction(quit_action)
     run_menu = menu.addMenu("&Generate")
@@ -82,6 +89,35 @@ def manage_models(window: MainWindow) -> None:
     dialog.models_changed.connect(window.rescan_models)
     dialog.exec()
     dialog.deleteLater()
+
+
+def open_settings(window: MainWindow) -> Any:
+    """Show the settings (not blocking: the window goes on running); OK applies them."""
+    from studio.ui.settings_dialog import SettingsDialog  # loaded on first use
+
+    dialog = SettingsDialog(window.settings.engine, window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.accepted.connect(lambda: apply_engine(window, dialog.engine_settings()))
+    dialog.open()
+    window.settings_dialog = dialog
+    return dialog
+
+
+def apply_engine(window: MainWindow, chosen: EngineSettings) -> None:
+    """Send runs where `chosen` says from the next job on; saved with the other settings."""
+    if chosen == window.settings.engine:
+        return
+    was_remote = window.settings.engine.remote
+    window.settings.engine = chosen
+    window.save_state()
+    window.controller.switch_engine()
+    window.run_place.refresh()
+    if was_remote and not chosen.remote:  # back to this computer's models
+        window.run_place.last_check = None
+        window._on_catalogue_changed()
+    window.statusBar().showMessage(
+        f"Runs go to {chosen.server_url} from the next job on." if chosen.remote
+        else "Runs go to this computer from the next job on.", 8000)
 
 
 def about_models(window: MainWindow) -> None:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Any]  # returns an object with warm_up() and generate(...)
 # image, request, film -> (path, metadata of the written file)
-ImageSaver = Callable[[Any, GenerationRequest, list[Any]], tuple[Path, Any]]
+ImageSaver = Callable[..., tuple[Path, Any]]  # also given server="..." for a server's images
 
 
 class LatestValue:
@@ -100,6 +100,14 @@ class GenerationWorker(QObject):
         self._engine = engine
         self._emit(EngineReady(_device_text(engine)), 0)
 
+    @Slot()
+    def switch_engine(self) -> None:
+        """Build the engine again from the factory (the person chose another place for runs).
+        Queued behind the run in progress, so that run ends where it started."""
+        self._engine = None
+        self._load_error = None
+        self.warm_up()
+
     @Slot(object)
     def prepare(self, request: GenerationRequest) -> None:
         """Do ahead what a run of `request` would do first (load the model, encode the prompt), so
@@ -118,6 +126,9 @@ class GenerationWorker(QObject):
         """Noise a gallery image by its own model's forward process, for the viewer's slider."""
         if self._engine is None:
             self._emit(NoiseFailed("The engine is still loading."), 0)
+            return
+        if not _runs_here(self._engine):
+            self._emit(NoiseFailed(ONLY_HERE.format(what="The noise view")), 0)
             return
         try:
             from PIL import Image
@@ -145,6 +156,9 @@ class GenerationWorker(QObject):
 
         if self._engine is None:
             self._emit(UpscaleFailed(source, "The engine is still loading; try again in a moment."), 0)
+            return
+        if not _runs_here(self._engine):
+            self._emit(UpscaleFailed(source, ONLY_HERE.format(what="Upscaling")), 0)
             return
         run_upscale(self._engine, source, scale, upscaler, Path(folder), cancel, lambda event: self._emit(event, 0))
 
@@ -192,8 +206,10 @@ class GenerationWorker(QObject):
         for number, (image, request) in enumerate(per_image):
             arrays.append(np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8)))
             film = outcome.film if number == 0 else []  # the previews follow the first image
+            # which server made it goes into the file; a saver for this computer needs no word of it
+            where = {"server": outcome.server} if outcome.server else {}
             try:
-                path, metadata = self._save_image(image, request, film)
+                path, metadata = self._save_image(image, request, film, **where)
             except OSError as error:  # SaveError is one: its message is written for a person
                 self._emit(SaveFailed(str(error), image, request, number))
                 paths.append("")
@@ -207,6 +223,14 @@ class GenerationWorker(QObject):
             self._emit(Saved(str(path), metadata, number))
             paths.append(str(path))
         self._emit(Delivered(arrays, paths, outcome.elapsed))
+
+
+ONLY_HERE = "{what} runs on this computer's engine; choose Local in Settings → Engine to use it."
+
+
+def _runs_here(engine: Any) -> bool:
+    """Whether `engine` is this computer's (it has a model registry); a server's has none."""
+    return getattr(engine, "registry", None) is not None
 
 
 def _device_text(engine: Any) -> str:
