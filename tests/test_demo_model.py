@@ -18,6 +18,7 @@ from studio.demo import classify, evaluate, shapes  # noqa: E402
 from studio.engine.run.schedulers import SCHEDULERS  # noqa: E402
 
 FOLDER = Path(__file__).resolve().parents[1] / "resources" / "models" / "studio-shapes"
+FRAME_LEVELS = 4.0  # the most an edge row or column may step from its neighbour, in 0-255 levels
 pytestmark = pytest.mark.skipif(not (FOLDER / "model_index.json").exists(), reason="not exported")
 
 
@@ -99,6 +100,28 @@ def test_guidance_matters(scores) -> None:  # type: ignore[no-untyped-def]
     guided, unguided = evaluate.guidance_hits(scores)
     assert unguided < guided, (scores["seen_g1"].line(), scores["seen"].line())
     assert scores["held_out_g1"].color < scores["held_out"].color, scores["held_out_g1"].line()
+
+
+def edge_steps(image: np.ndarray) -> list[float]:
+    """Mean step (0-255 levels) from each edge row and column to its neighbour."""
+    img = image.astype(np.float64)
+    pairs = [(img[0], img[1]), (img[-1], img[-2]), (img[:, 0], img[:, 1]), (img[:, -1], img[:, -2])]
+    return [float(np.abs(a - b).mean()) for a, b in pairs]
+
+
+def test_generated_pictures_have_no_frame(pipe) -> None:  # type: ignore[no-untyped-def]
+    # The drawn pictures keep their shapes off the edge, so the edge rows and columns are plain
+    # background; a decoder that mishandles its zero padding draws a light one-pixel frame there.
+    labels = [
+        shapes.Labels("circle", "red", "blue", "small", "center"),
+        shapes.Labels("star", "white", "black", "small", "center"),
+        shapes.Labels("square", "purple", "yellow", "small", "center"),
+        shapes.Labels("triangle", "green", "white", "small", "center"),
+    ]
+    texts = [shapes.caption(lab) for lab in labels]
+    images = evaluate.generate(pipe, texts, list(range(len(texts))), evaluate.default_guidance(FOLDER))
+    steps = [edge_steps(img) for img in images]
+    assert max(max(s) for s in steps) <= FRAME_LEVELS, steps
 
 
 @pytest.mark.parametrize("spec", SCHEDULERS, ids=lambda s: s.name)

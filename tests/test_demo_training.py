@@ -70,3 +70,33 @@ def test_decoder_stage_keeps_the_encoder_and_replaces_the_decoder(tmp_path: Path
         assert {weights.get_slice(k).get_dtype() for k in weights.keys()} == {"F16"}
     assert not (model / "vae.old").exists() and not (model / "vae.tmp").exists()
     assert "_name_or_path" not in (model / "vae" / "config.json").read_text()
+
+
+def test_decoder_stage_resumed_mid_block_trains_on_the_same_pictures(tmp_path: Path) -> None:
+    from studio.demo import train_decoder
+
+    def run(out: Path, model: Path, steps: int) -> None:
+        train_decoder.train(model, out, steps, seed=0, minutes=None, device="cpu", batch=2)
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    for folder in (straight, resumed):
+        shutil.copytree(DEMO, folder / "model")
+    run(straight / "run", straight / "model", 3)
+    run(resumed / "run", resumed / "model", 1)
+    run(resumed / "run", resumed / "model", 3)  # resumes at step 1, inside the first block of 100
+    a, b = (checkpoint.load(folder / "run" / "decoder.pt") for folder in (straight, resumed))
+    assert a is not None and b is not None and a["step"] == b["step"] == 3
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+
+
+def test_border_loss_sees_only_the_outer_ring() -> None:
+    from studio.demo import train_decoder
+
+    x = torch.zeros(1, 3, 64, 64)
+    framed, inner = x.clone(), x.clone()
+    framed[..., 0, :] = 0.3  # a light top row
+    inner[..., 20:40, 20:40] = 0.3
+    assert train_decoder.border_loss(framed, x) > 0.01
+    assert float(train_decoder.border_loss(inner, x)) == 0.0
+    assert train_decoder.edge_step(framed) > 0.05 > train_decoder.edge_step(inner)
