@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 # AUTOMATIC1111 also accepts `<lyco:...>` and an optional text-encoder weight after the unet one
 # (`<lora:name:0.8:0.5>`); the first weight applies to both when only one is given.
-_TAG = re.compile(r"<(lora|lyco):([^:<>]+?)(?::([^:<>]*))?(?::([^:<>]*))?>", re.IGNORECASE)
+# Groups: 1 the word (lora or lyco), 2 the name, 3 the weight, 4 the text-encoder weight.
+# The prompt box's highlighting and editing read tags with this same pattern.
+LORA_TAG_PATTERN = re.compile(r"<(lora|lyco):([^:<>]+?)(?::([^:<>]*))?(?::([^:<>]*))?>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def extract_lora_tags(prompt: str) -> tuple[str, tuple[LoraTag, ...], tuple[BadL
         found[name.lower()] = LoraTag(name, weight if weight is not None else 1.0, text_weight)
         return ""
 
-    text = _TAG.sub(take, prompt)
+    text = LORA_TAG_PATTERN.sub(take, prompt)
     return _tidy(text), tuple(found.values()), tuple(bad)
 
 
