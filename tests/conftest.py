@@ -82,3 +82,14 @@ def shared_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     from studio.engine.run.engine import Engine
 
     return Engine(ModelRegistry(StudioPaths.under(tmp_path_factory.mktemp("engine-home"))))
+
+
+@pytest.fixture(scope="module")
+def studio_server(tiny_sd_model: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A `studio serve` server on 127.0.0.1 with two CPU replicas serving the tiny model, up for
+    one test module (Ray starts in seconds, not per test). See tests/remote_server.py."""
+    pytest.importorskip("ray")
+    from tests.remote_server import running_server
+
+    with running_server(tiny_sd_model.parent, tmp_path_factory.mktemp("server-home")) as server:
+        yield server

@@ -4,7 +4,6 @@ and the client that makes it look like the local engine."""
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,43 +16,15 @@ from studio.engine.errors import ServerUnavailable
 from studio.engine.run.cancel import CancelToken
 from studio.engine.run.events import Cancelled, Event, Failed, Finished, Started, Step
 from studio.engine.run.request import GenerationRequest
+from tests.remote_server import TOKEN, free_port
 
 ray = pytest.importorskip("ray")
-TOKEN = "test-token-1234"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from studio.config.paths import StudioPaths
-
-    return StudioPaths.under(tmp_path_factory.mktemp("server-home"))
-
-
-@pytest.fixture(scope="module")
-def server(tiny_sd_model: Path, home: Any) -> Any:
+def server(studio_server: Any) -> Any:
     """The URL of a Studio server with two CPU replicas, up for the whole module."""
-    from studio.remote.serving import ServeOptions, deploy, undeploy
-
-    ray.init(num_cpus=2, include_dashboard=False, address="local", log_to_driver=False)
-    options = ServeOptions(token=TOKEN, home=home, models=str(tiny_sd_model.parent), replicas=2)
-    port = _free_port()
-    try:
-        url = deploy(options, host="127.0.0.1", port=port)
-        yield _Server(url, options, port)
-    finally:
-        undeploy()
-        ray.shutdown()
-
-
-class _Server:
-    def __init__(self, url: str, options: Any, port: int) -> None:
-        self.url, self.options, self.port = url, options, port
+    return studio_server
 
 
 def _request(model: Path, **changes: Any) -> GenerationRequest:
@@ -181,7 +152,7 @@ def test_an_unknown_model_or_a_path_on_the_server_is_refused(server: Any) -> Non
 def test_a_refused_connection_says_so() -> None:
     from studio.remote.client import RemoteEngine
 
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     events, outcome = _run(RemoteEngine(url, TOKEN), GenerationRequest(prompt="x", steps=2))
     assert isinstance(outcome, Failed)
     assert outcome.cause == ServerUnavailable(url, "unreachable")
@@ -207,13 +178,12 @@ def test_a_killed_replica_fails_the_job_in_words(server: Any, tiny_sd_model: Pat
 
 def test_a_server_restart_between_two_jobs(server: Any, tiny_sd_model: Path) -> None:
     from studio.remote.client import RemoteEngine
-    from studio.remote.serving import deploy, undeploy
 
     engine = RemoteEngine(server.url, TOKEN)
-    undeploy()
+    server.stop()
     _, down = _run(engine, _request(tiny_sd_model))
     assert isinstance(down, Failed) and down.cause == ServerUnavailable(server.url, "unreachable")
-    deploy(server.options, host="127.0.0.1", port=server.port)
+    server.start()
     _, outcome = _run(engine, _request(tiny_sd_model))
     assert isinstance(outcome, Finished), getattr(outcome, "message", outcome)
 
