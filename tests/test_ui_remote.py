@@ -54,7 +54,7 @@ def _connect(qtbot: Any, page: Any, url: str, token: str) -> Any:
     return page.last_check
 
 
-def test_the_engine_page_says_in_words_what_the_server_answered(qtbot, studio_server, tiny_sd_model):
+def test_the_engine_page_says_in_words_what_the_server_answered(qtbot, studio_server, tiny_sd_model, tmp_path):
     dialog = _page(qtbot)
     page = dialog.engine_page
     assert page.local_button.isChecked() and not page.server_box.isEnabled()
@@ -80,6 +80,8 @@ def test_the_engine_page_says_in_words_what_the_server_answered(qtbot, studio_se
     text = page.result.text()
     assert text.startswith("Connected to Studio ") and "2 replicas on cpu" in text and "tiny-sd" in text
     assert str(tiny_sd_model) in [m.id for m in check.models]
+    dialog.show()
+    assert dialog.grab().save(str(tmp_path / "settings-engine.png"))  # for a person to look at
 
     check = _connect(qtbot, page, studio_server.url, "not-the-token")
     assert check.reason == "token"
@@ -117,6 +119,7 @@ def test_settings_point_the_window_at_the_server_and_runs_come_back_saved_here(
     assert TOKEN not in window.engine_label.text() + window.engine_label.toolTip()
     assert TOKEN not in window.statusBar().currentMessage()
     assert "Connected to Studio" in window.engine_label.toolTip()
+    assert window.statusBar().grab().save(str(paths.settings_file.parent / "status-bar.png"))
 
     # the picker lists the server's models, not this computer's
     entries = window.parameters._entries
@@ -150,6 +153,7 @@ def test_settings_point_the_window_at_the_server_and_runs_come_back_saved_here(
     assert chunk["request"]["seed"] == 3 and chunk["request"]["prompt"] == "a red circle"
     assert log.of(Saved)[0].metadata.request.seed == 3
     assert c.jobs.jobs()[0].state == JobState.DONE
+    assert window.grab().save(str(paths.settings_file.parent / "window.png"))
 
     # Cancel mid-run: the server stops within a step and the job ends cancelled
     log = EventLog(c)
@@ -185,10 +189,16 @@ def test_a_server_that_is_down_keeps_the_queue_waiting_until_it_is_back(qtbot, p
         assert [j.state for j in c.jobs.jobs()] == [JobState.QUEUED, JobState.QUEUED]  # none failed or lost
         assert not log.of(Failed) and not log.of(Started)
         qtbot.waitUntil(lambda: window.engine_label.text() == "Remote · unreachable", timeout=PROBE_MS)
+        c.server_retry_ms = 600_000
         with wait_event(qtbot, c, ServerWaiting):  # it goes on trying, and waiting
             pass
     finally:
         studio_server.start()
+    assert c.waiting_for_server is not None  # its next try is minutes away...
+    from studio.ui.window_menus import open_settings
+
+    dialog = open_settings(window)  # ...but OK on the same server, now back, goes on at once
+    dialog.buttons.accepted.emit()
     qtbot.waitUntil(lambda: [j.state for j in c.jobs.jobs()] == [JobState.DONE] * 2, timeout=STEP_TIMEOUT_MS)
     assert len(log.of(Finished)) == 2 and not log.of(Failed)
     where = studio_server.url.removeprefix("http://")

@@ -111,6 +111,12 @@ class GenerationController(QObject):
         self._ahead_sent = None  # the new engine has prepared nothing yet
         self._try_server_again()
 
+    def resume_waiting(self) -> None:
+        """The server answered again (a Connect, the status bar's look): a queue that waited for
+        it goes on now rather than at its next try."""
+        if self.waiting_for_server is not None and not self._shut_down:
+            self._try_server_again()
+
     def shutdown(self) -> None:
         """Cancel the running job, join the thread and write the queue. Safe to call twice.
 

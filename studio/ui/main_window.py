@@ -455,6 +455,7 @@ class MainWindow(QMainWindow):
         self._loading_controls = True
         self.parameters.set_models(entries, wanted)
         self._loading_controls = False
+        self.controller.resume_waiting()  # the server answers: a waiting queue goes on
 
     @Slot()
     def _on_catalogue_changed(self) -> None:

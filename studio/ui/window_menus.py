@@ -106,6 +106,7 @@ def open_settings(window: MainWindow) -> Any:
 def apply_engine(window: MainWindow, chosen: EngineSettings) -> None:
     """Send runs where `chosen` says from the next job on; saved with the other settings."""
     if chosen == window.settings.engine:
+        window.controller.resume_waiting()  # OK on the same server: it may be back
         return
     was_remote = window.settings.engine.remote
     window.settings.engine = chosen
