@@ -120,3 +120,22 @@ def test_newer_file_is_read_and_copied_aside(tmp_path: Path) -> None:
     assert any("newer Studio" in note for note in loaded.notes)
     backup = tmp_path / f"settings.json.v{SCHEMA_VERSION + 5}.bak"
     assert backup.read_text(encoding="utf-8") == original
+
+
+def test_where_runs_go_is_kept_and_a_version_3_file_runs_locally(tmp_path: Path) -> None:
+    from studio.config.settings import EngineSettings
+
+    path = tmp_path / "settings.json"
+    settings = Settings(engine=EngineSettings("remote", "http://gpu-box:8123", "s3cret"))
+    save_settings(settings, path)
+    assert load_settings(path).settings.engine == EngineSettings("remote", "http://gpu-box:8123", "s3cret")
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]  # written atomically, nothing left over
+
+    path.write_text(json.dumps({"schema_version": 3, "last": {"prompt": "old"}}), encoding="utf-8")
+    old = load_settings(path).settings
+    assert old.engine == EngineSettings() and not old.engine.remote and old.last.prompt == "old"
+
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "engine": {"kind": "cloud"}}), encoding="utf-8")
+    loaded = load_settings(path)
+    assert loaded.settings.engine.kind == "local"
+    assert loaded.notes == ["Ignored engine.kind = 'cloud': expected 'local' or 'remote'."]

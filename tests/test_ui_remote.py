@@ -76,6 +76,7 @@ def test_the_engine_page_says_in_words_what_the_server_answered(qtbot, studio_se
         assert check.reason == "address" and said in page.result.text()
 
     check = _connect(qtbot, page, studio_server.url, TOKEN)
+    assert dialog.problem.text() == ""  # the last OK's problem went with the address it was about
     assert check.connected, check.message
     text = page.result.text()
     assert text.startswith("Connected to Studio ") and "2 replicas on cpu" in text and "tiny-sd" in text
@@ -126,6 +127,8 @@ def test_settings_point_the_window_at_the_server_and_runs_come_back_saved_here(
     assert str(tiny_sd_model) in [e.id for e in entries]  # only the server has it
     assert str(tiny_sd_model) not in local_ids
     assert all(e.source == "server" for e in entries)
+    tiny = next(e for e in entries if e.id == str(tiny_sd_model))
+    assert tiny.description == f"On the server {where}."
 
     c = window.controller
     qtbot.waitUntil(lambda: c.engine_ready, timeout=PROBE_MS)

@@ -93,7 +93,7 @@ def server_entries(check: ServerCheck, local: list[ModelEntry]) -> list[ModelEnt
         same = here.get(model.id) if model.bundled else None
         entries.append(ModelEntry(
             id=model.id, name=model.name, path=same.path if same else Path(model.id), family=model.family,
-            description=f"On the server {check.where}. {model.description or model.family}".strip(),
+            description=f"On the server {check.where}." + (f" {model.description}" if model.description else ""),
             defaults=dict(model.defaults), token_limit=model.token_limit, bundled=model.bundled,
             source=SERVER_SOURCE,
         ))

@@ -138,6 +138,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
         self.finished.connect(self._on_finished)
+        # a problem told on OK stays only until the person changes what it was about
+        for edit in (self.engine_page.url, self.engine_page.token):
+            edit.textChanged.connect(self.problem.clear)
+        self.engine_page.remote_button.toggled.connect(self.problem.clear)
         self.resize(520, 360)
 
     def engine_settings(self) -> EngineSettings:
