@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from studio.config.settings import (
@@ -130,6 +131,8 @@ def test_where_runs_go_is_kept_and_a_version_3_file_runs_locally(tmp_path: Path)
     save_settings(settings, path)
     assert load_settings(path).settings.engine == EngineSettings("remote", "http://gpu-box:8123", "s3cret")
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]  # written atomically, nothing left over
+    if os.name == "posix":  # the token is for the owner's eyes only
+        assert path.stat().st_mode & 0o077 == 0
 
     path.write_text(json.dumps({"schema_version": 3, "last": {"prompt": "old"}}), encoding="utf-8")
     old = load_settings(path).settings

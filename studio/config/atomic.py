@@ -30,13 +30,14 @@ TEMP_PREFIX = ".tmp-"  # what a killed writer can leave behind; see `remove_stal
 
 
 def write_atomic(
-    path: Path, data: bytes | str, *, durable: bool = True, replace: bool = True
+    path: Path, data: bytes | str, *, durable: bool = True, replace: bool = True, private: bool = False
 ) -> Path:
     """Write `data` (text is UTF-8) to `path` atomically and return the path written.
 
     With `replace=False` an existing file is never overwritten: a suffix " (2)", " (3)"...
     is added instead. With `durable=False` nothing is fsynced (for caches). The file gets
-    the permissions the umask gives a new file, as if written directly.
+    the permissions the umask gives a new file, as if written directly; with `private=True`
+    (a file holding a secret) it is readable by its owner only, from its first byte on.
     Raises SaveError; no temporary file is left behind.
     """
     if isinstance(data, str):
@@ -44,7 +45,7 @@ def write_atomic(
     folder = path.parent
     try:
         make_folder(folder, durable=durable)
-        fd, tmp = _create_temporary(folder, path.suffix)
+        fd, tmp = _create_temporary(folder, path.suffix, 0o600 if private else 0o666)
     except OSError as exc:
         raise SaveError(describe_os_error(exc, path), exc.errno) from exc
     try:
@@ -84,14 +85,14 @@ def make_folder(folder: Path, *, durable: bool = True) -> None:
             fsync_dir(made.parent)
 
 
-def _create_temporary(folder: Path, suffix: str) -> tuple[int, Path]:
+def _create_temporary(folder: Path, suffix: str, mode: int = 0o666) -> tuple[int, Path]:
     # os.open with 0o666 lets the umask decide the mode; mkstemp's 0600 would survive the rename
     # and hide the gallery from backup users and other accounts.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
         tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
         try:
-            return os.open(tmp, flags, 0o666), tmp
+            return os.open(tmp, flags, mode), tmp
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))

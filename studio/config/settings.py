@@ -213,7 +213,9 @@ def save_settings(settings: Settings, path: Path) -> None:
     """Write atomically; raises SaveError (an OSError is never half a file)."""
     data = settings.to_dict()
     data["schema_version"] = SCHEMA_VERSION
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    # a server's token is a password: the file that holds one is for its owner's eyes only
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                 private=bool(settings.engine.token))
 
 
 T = TypeVar("T")
