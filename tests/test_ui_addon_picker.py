@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
 
@@ -40,6 +40,8 @@ def _catalogue(qtbot: Any, paths: StudioPaths) -> AddOnCatalogue:
     listed = AddOnCatalogue(AddOnLibrary.for_studio(paths))
     with qtbot.waitSignal(listed.changed, timeout=30_000):
         listed.refresh()
+    # the short hashes follow the list; the cards are made again then
+    qtbot.waitUntil(lambda: all(a.short_hash for a in listed.addons() if a.usable), timeout=30_000)
     return listed
 
 
@@ -64,6 +66,7 @@ def test_cards_show_the_library_with_its_facts(picker: Any) -> None:
     assert shown.categories() == ["characters"]
     miku = shown.card("Miku")
     assert miku.facts_label.text().startswith("LoRA · SD 1.x · ")
+    assert len(miku.addon.short_hash) == 12 and miku.facts_label.text().endswith(miku.addon.short_hash)
     assert miku.category_label.text() == "characters"
     assert [c.text() for c in miku.chips] == ["twintails", "blue hair", "miku"]
     broken = shown.card("broken")

@@ -98,14 +98,14 @@ class AddOnCard(QFrame):
         self.preview = QLabel()
         self.preview.setFixedSize(PREVIEW_SIZE)
         self.preview.setPixmap(preview_pixmap(addon.preview, PREVIEW_SIZE, self.devicePixelRatioF()))
-        self.name_label = plain_label(addon.name, "AddOnName")
+        self.name_label = plain_label(addon.name, "AddOnName", wrap=True)
         self.name_label.setStyleSheet("font-weight: bold")
         kind = "LoRA" if addon.kind == "lora" else "Embedding"
         facts = [kind, addon.family if addon.family != "unknown" else "family unknown", file_size(addon.size)]
         if addon.short_hash:
             facts.append(addon.short_hash)
-        self.facts_label = plain_label(" · ".join(facts), "HintLabel")
-        self.category_label = plain_label(addon.category or "", "HintLabel")
+        self.facts_label = plain_label(" · ".join(facts), "HintLabel", wrap=True)  # wraps in a narrow dock
+        self.category_label = plain_label(addon.category or "", "HintLabel", wrap=True)
         self.category_label.setVisible(bool(addon.category))
         self.problem_label = plain_label(addon.problem, "ProblemLabel", wrap=True)
         self.problem_label.setVisible(bool(addon.problem))
@@ -135,13 +135,15 @@ class AddOnCard(QFrame):
             chip.setText(word)  # a button's text is never rich text
             chip.setToolTip(plain_tooltip(f"Add “{word}” to the prompt"))
             chip.clicked.connect(lambda _checked=False, w=word: self.word_requested.emit(w))
-            chips.addWidget(chip, i // CHIP_COLUMNS, i % CHIP_COLUMNS)
+            chips.addWidget(chip, i // CHIP_COLUMNS, i % CHIP_COLUMNS, Qt.AlignmentFlag.AlignLeft)
             self.chips.append(chip)
+        chips.setColumnStretch(CHIP_COLUMNS, 1)  # the chips stay together at the left
         text.addLayout(chips)
         if len(addon.trigger_words) > MAX_CHIPS:
             more = plain_label(f"and {len(addon.trigger_words) - MAX_CHIPS} more", "HintLabel")
             more.setToolTip(plain_tooltip(", ".join(addon.trigger_words[MAX_CHIPS:])))
             text.addWidget(more)
+        text.addStretch(1)  # the facts stay under the name; the weight row goes to the bottom
         actions = QHBoxLayout()
         actions.addWidget(plain_label("Weight", "HintLabel"))
         actions.addWidget(self.weight)

@@ -53,6 +53,7 @@ class AddOnPicker(QWidget):
         self._target = target  # the prompt box that gets what is inserted
         self._family = ""
         self.cards: list[AddOnCard] = []
+        self._weights: dict[str, float] = {}  # by file: kept while the cards are made again
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by name or trigger word")
         self.search.setClearButtonEnabled(True)
@@ -163,6 +164,8 @@ class AddOnPicker(QWidget):
         for addon in found[:MAX_CARDS]:
             card = AddOnCard(addon, self.catalogue.prompt_name(addon))
             card.set_model_family(self._family)
+            card.weight.setValue(self._weights.get(str(addon.path), 1.0))
+            card.weight.valueChanged.connect(lambda value, key=str(addon.path): self._weights.__setitem__(key, value))
             card.insert_requested.connect(self.insert)
             card.word_requested.connect(self.add_trigger_word)
             self._cards_layout.insertWidget(self._cards_layout.count() - 1, card)
