@@ -177,7 +177,7 @@ def test_the_window_prompt_boxes_colour_and_complete_and_the_picker_inserts(
     qtbot.keyClick(prompt, Qt.Key.Key_Return)
     assert prompt.toPlainText() == "a cat <lora:Miku:1>"
     # the menu's action (and its shortcut) opens the picker; Insert writes into the prompt box
-    assert not addons.dock.isVisible()
+    assert not addons.dock.isVisible() and addons.button.text() == "LoRAs"
     addons.toggle_action.trigger()
     assert addons.dock.isVisible() and addons.picker.card("Miku") is not None
     addons.picker.card("badhands").weight.setValue(1.2)

@@ -45,6 +45,7 @@ class WindowAddOns(QObject):
         self.dock.hide()
         self.toggle_action = self.dock.toggleViewAction()
         self.toggle_action.setText("LoRAs and embeddings")
+        self.toggle_action.setIconText("LoRAs")  # the button beside the prompt stays narrow
         self.toggle_action.setShortcut(PICKER_SHORTCUT)
         self.toggle_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.toggle_action.setToolTip(f"Show the LoRA and embedding picker ({PICKER_SHORTCUT})")
@@ -52,7 +53,6 @@ class WindowAddOns(QObject):
         self.button = QToolButton()
         self.button.setObjectName("AddOnPickerButton")
         self.button.setDefaultAction(self.toggle_action)
-        self.button.setText("LoRAs")
         window.parameters.add_style_picker(self.button)  # in the prompt's head row, at the right
         window.parameters.model_box.currentIndexChanged.connect(self._on_model_chosen)
         for box in boxes:
