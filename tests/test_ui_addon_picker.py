@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit
+from PySide6.QtWidgets import QDialogButtonBox, QPlainTextEdit
 
 from studio.config.paths import StudioPaths
 from studio.engine.loras.library import AddOnLibrary
@@ -194,3 +194,41 @@ def test_the_window_prompt_boxes_colour_and_complete_and_the_picker_inserts(
         window.rescan_models()
     assert "extra-style" in addons.catalogue.lora_names()
     assert addons.picker.card("extra-style") is not None
+
+
+def test_trigger_words_edited_on_a_card_are_kept_and_survive_a_rescan(
+    qtbot: Any, picker: Any, studio_paths: StudioPaths
+) -> None:
+    shown, edit = picker
+    miku = shown.card("Miku")
+    qtbot.mouseClick(miku.edit_words_button, Qt.MouseButton.LeftButton)
+    dialog = shown.words_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.line.text() == "twintails, blue hair, miku"
+    dialog.line.setText(" green dress,  idol ,, idol ")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert [c.text() for c in shown.card("Miku").chips] == ["green dress", "idol"]
+    assert shown.words_dialog is None
+    # kept in the file the library reads: a new library over the same folders lists them
+    assert "green dress" in studio_paths.trigger_words_file.read_text(encoding="utf-8")
+    with qtbot.waitSignal(shown.catalogue.changed, timeout=30_000):
+        shown.catalogue.refresh()
+    assert [c.text() for c in shown.card("Miku").chips] == ["green dress", "idol"]
+    again = AddOnLibrary.for_studio(studio_paths).find("Miku")
+    assert again is not None and again.trigger_words == ("green dress", "idol")
+    edit.clear()
+    qtbot.mouseClick(shown.card("Miku").chips[1], Qt.MouseButton.LeftButton)
+    assert edit.toPlainText() == "idol"
+    # an empty line brings back the words the file was trained with
+    qtbot.mouseClick(shown.card("Miku").edit_words_button, Qt.MouseButton.LeftButton)
+    shown.words_dialog.line.clear()
+    shown.words_dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert [c.text() for c in shown.card("Miku").chips] == ["twintails", "blue hair", "miku"]
+    with qtbot.waitSignal(shown.catalogue.changed, timeout=30_000):
+        shown.catalogue.refresh()
+    assert [c.text() for c in shown.card("Miku").chips] == ["twintails", "blue hair", "miku"]
+    # Cancel changes nothing
+    qtbot.mouseClick(shown.card("Miku").edit_words_button, Qt.MouseButton.LeftButton)
+    shown.words_dialog.line.setText("other")
+    shown.words_dialog.reject()
+    assert [c.text() for c in shown.card("Miku").chips] == ["twintails", "blue hair", "miku"]

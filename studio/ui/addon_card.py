@@ -6,6 +6,7 @@ Every text shown comes from files the person downloaded, so it is set as plain t
 Signals:
     insert_requested(object, float): the AddOn and the weight to write at the prompt cursor.
     word_requested(str): a trigger word to add to the prompt.
+    edit_words_requested(object): the AddOn whose trigger words the person wants to change.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def placeholder_pixmap(device: QSize, ratio: float) -> QPixmap:
 class AddOnCard(QFrame):
     insert_requested = Signal(object, float)
     word_requested = Signal(str)
+    edit_words_requested = Signal(object)
 
     def __init__(self, addon: AddOn, prompt_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,6 +145,13 @@ class AddOnCard(QFrame):
             more = plain_label(f"and {len(addon.trigger_words) - MAX_CHIPS} more", "HintLabel")
             more.setToolTip(plain_tooltip(", ".join(addon.trigger_words[MAX_CHIPS:])))
             text.addWidget(more)
+        self.edit_words_button = QToolButton()
+        self.edit_words_button.setObjectName("EditTriggerWords")
+        self.edit_words_button.setText("Edit trigger words…")
+        self.edit_words_button.setAutoRaise(True)  # a small link under the chips, not a big button
+        self.edit_words_button.setToolTip("Change the words the chips add; they are kept for this file")
+        self.edit_words_button.clicked.connect(lambda: self.edit_words_requested.emit(self.addon))
+        text.addWidget(self.edit_words_button, 0, Qt.AlignmentFlag.AlignLeft)
         text.addStretch(1)  # the facts stay under the name; the weight row goes to the bottom
         actions = QHBoxLayout()
         actions.addWidget(plain_label("Weight", "HintLabel"))

@@ -1,6 +1,6 @@
 """The LoRA and embedding picker: the library as cards, filtered by a search (name, trigger word)
 and a category (subfolder); Insert writes the tag or the embedding's name at the prompt cursor,
-a trigger word's chip adds the word.
+a trigger word's chip adds the word, and its words can be edited (kept by the library).
 
 Signals:
     message(str): what an insertion did, for the status bar.
@@ -23,11 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.config.atomic import SaveError
 from studio.config.paths import StudioPaths
 from studio.engine.loras.library import AddOn, search_addons
 from studio.ui.addon_card import AddOnCard
 from studio.ui.addon_catalogue import AddOnCatalogue
 from studio.ui.prompt_tags import add_word, embedding_word, insert_lora
+from studio.ui.trigger_words_dialog import TriggerWordsDialog
 from studio.ui.widgets import plain_label
 
 MAX_CARDS = 150  # cards built at once; a search narrows a larger library
@@ -54,6 +56,7 @@ class AddOnPicker(QWidget):
         self._family = ""
         self.cards: list[AddOnCard] = []
         self._weights: dict[str, float] = {}  # by file: kept while the cards are made again
+        self.words_dialog: TriggerWordsDialog | None = None
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by name or trigger word")
         self.search.setClearButtonEnabled(True)
@@ -137,6 +140,32 @@ class AddOnPicker(QWidget):
             self.message.emit(f"The prompt has “{word}” already.")
         edit.setFocus()
 
+    def edit_trigger_words(self, addon: AddOn) -> TriggerWordsDialog:
+        """Ask for `addon`'s trigger words (not blocking); OK saves them."""
+        if self.words_dialog is not None:
+            self.words_dialog.close()
+        dialog = TriggerWordsDialog(addon, self)
+        dialog.accepted.connect(lambda: self.save_trigger_words(addon, dialog.words()))
+        dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
+        dialog.open()
+        self.words_dialog = dialog
+        return dialog
+
+    def _forget_dialog(self, dialog: TriggerWordsDialog) -> None:
+        if self.words_dialog is dialog:
+            self.words_dialog = None
+        dialog.deleteLater()
+
+    def save_trigger_words(self, addon: AddOn, words: list[str] | None) -> None:
+        """Keep `words` for `addon` (None: the file's own words again) and show them on its card."""
+        try:
+            updated = self.catalogue.library.set_trigger_words(addon, words)
+        except SaveError as error:
+            self.status.setText(f"Could not save the trigger words of {addon.name}: {error}")
+            return
+        self.catalogue.replace(updated)  # the cards are made again from the updated list
+        self.message.emit(f"Trigger words of {addon.name}: {', '.join(updated.trigger_words) or 'none'}.")
+
     # -- showing -----------------------------------------------------------------------
 
     @Slot()
@@ -168,6 +197,7 @@ class AddOnPicker(QWidget):
             card.weight.valueChanged.connect(lambda value, key=str(addon.path): self._weights.__setitem__(key, value))
             card.insert_requested.connect(self.insert)
             card.word_requested.connect(self.add_trigger_word)
+            card.edit_words_requested.connect(self.edit_trigger_words)
             self._cards_layout.insertWidget(self._cards_layout.count() - 1, card)
             self.cards.append(card)
         self.status.setText(self._status_text(len(found)))
