@@ -96,10 +96,13 @@ def open_settings(window: MainWindow) -> Any:
     """Show the settings (not blocking: the window goes on running); OK applies them."""
     from studio.ui.settings_dialog import SettingsDialog  # loaded on first use
 
-    dialog = SettingsDialog(window.settings.engine, window)
+    settings = window.settings
+    dialog = SettingsDialog(settings.engine, window, lora_folders=settings.lora_folders,
+                            embedding_folders=settings.embedding_folders)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.accepted.connect(lambda: apply_engine(window, dialog.engine_settings()))
-    dialog.accepted.connect(window.addons.rescan)  # the LoRA folders may have changed
+    dialog.accepted.connect(lambda: apply_addon_folders(window, *dialog.addon_folders()))
+    dialog.accepted.connect(window.addons.rescan)  # after the folders are in the settings
     dialog.open()
     window.settings_dialog = dialog
     return dialog
@@ -120,6 +123,16 @@ def apply_engine(window: MainWindow, chosen: EngineSettings) -> None:
     window.statusBar().showMessage(
         f"Runs go to {chosen.server_url} from the next job on." if chosen.remote
         else "Runs go to this computer from the next job on.", 8000)
+
+
+def apply_addon_folders(window: MainWindow, lora_folders: list[str], embedding_folders: list[str]) -> None:
+    """Keep the extra LoRA and embedding folders; the rescan that follows looks through them."""
+    settings = window.settings
+    if (lora_folders, embedding_folders) == (settings.lora_folders, settings.embedding_folders):
+        return
+    settings.lora_folders = list(lora_folders)
+    settings.embedding_folders = list(embedding_folders)
+    window.save_state()
 
 
 def about_models(window: MainWindow) -> None:
