@@ -232,3 +232,14 @@ def test_trigger_words_edited_on_a_card_are_kept_and_survive_a_rescan(
     shown.words_dialog.line.setText("other")
     shown.words_dialog.reject()
     assert [c.text() for c in shown.card("Miku").chips] == ["twintails", "blue hair", "miku"]
+
+
+def test_trigger_words_that_cannot_be_saved_are_said_so_and_the_card_keeps_its_words(
+    picker: Any, studio_paths: StudioPaths
+) -> None:
+    shown, _edit = picker
+    studio_paths.trigger_words_file.mkdir(parents=True)  # a folder where the file should go
+    shown.save_trigger_words(shown.card("Miku").addon, ["idol"])
+    assert shown.status.text().startswith("Could not save the trigger words of Miku")
+    assert "Traceback" not in shown.status.text(), shown.status.text()
+    assert [c.text() for c in shown.card("Miku").chips] == ["twintails", "blue hair", "miku"]
