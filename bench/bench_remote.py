@@ -95,7 +95,7 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
     if not (bundled_models_dir() / DEMO_ID / "model_index.json").is_file():
         return {"remote per-step time vs local": _figure(None, "x", note="the bundled demo model is not installed")}
     quick = bool(getattr(args, "quick", False))
-    pairs, batch_repeats, batch = (3, 1, 4) if quick else (6, 3, 4)
+    pairs, batch_repeats, batch = (3, 1, 4) if quick else (6, 5, 4)
     torch.set_num_threads(1)  # as each replica runs: one CPU each
     request = GenerationRequest(prompt="a red circle on a blue background", model=DEMO_ID, steps=10,
                                 width=64, height=64, seed=3, guidance=4.0)
