@@ -68,6 +68,7 @@ def build_menus(window: MainWindow) -> None:
     run_menu.addActions([w.generate_action, w.cancel_action, w.clear_queue_action])
     run_menu.addSeparator()
     run_menu.addActions([w.random_action, w.reuse_action, focus, paste])
+    run_menu.addAction(w.addons.toggle_action)
     run_menu.addSeparator()
     run_menu.addAction(add_action(w, "X/Y/Z grid…", w.open_grid_dialog))
     run_menu.addSeparator()
@@ -102,6 +103,7 @@ def open_settings(window: MainWindow) -> Any:
     dialog = SettingsDialog(window.settings.engine, window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.accepted.connect(lambda: apply_engine(window, dialog.engine_settings()))
+    dialog.accepted.connect(window.addons.rescan)  # the LoRA folders may have changed
     dialog.open()
     window.settings_dialog = dialog
     return dialog
