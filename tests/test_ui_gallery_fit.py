@@ -1,6 +1,7 @@
-"""The gallery's bar on a 1024x640 screen: the search box keeps room to type in, and no control
-of the bar is cut at the edge of the gallery page or lies over another; on a wide screen the bar
-is one row."""
+"""The gallery on a 1024x640 screen: the search box keeps room to type in, and no control of the
+bar is cut at the edge of the gallery page or lies over another (on a wide screen the bar is one
+row); the viewer's title is shortened with an ellipsis, and its timeline spans the page rather
+than shrinking under a small picture."""
 
 from __future__ import annotations
 
@@ -88,3 +89,28 @@ def test_the_bar_is_one_row_on_a_wide_screen(qtbot, studio):
     qtbot.waitUntil(lambda: "of" in panel.grid.count_label.text())
     QGuiApplication.processEvents()
     assert_bar_fits(panel)
+
+
+def test_the_viewer_fits_a_small_screen(qtbot, studio):
+    window, panel = studio
+    settle(qtbot, window, QSize(1024, 640))
+    panel.open_position(0)
+    viewer = panel.viewer
+    qtbot.waitUntil(viewer.timeline_slot.isVisible)
+    QGuiApplication.processEvents()
+    title = viewer.title
+    name = viewer.path.name
+    assert title.fontMetrics().horizontalAdvance(name) > title.width(), "the name must not fit, for this test"
+    assert "…" in title.text() and title.text() != name
+    assert title.fontMetrics().horizontalAdvance(title.text()) <= title.contentsRect().width()
+    assert title.text().endswith(".png")  # cut in the middle: the end of the name still shows
+    # the sliders run under the side panel too, far wider than the picture's column
+    timeline = viewer.timeline_slot
+    assert timeline.width() > viewer.image_view.width() + viewer.side.width() // 2
+    page = viewer.rect()
+    shape = QRect(timeline.mapTo(viewer, QPoint(0, 0)), timeline.size())
+    assert page.contains(shape)
+    # on a wide screen the timeline goes back under the picture, and the whole name shows
+    settle(qtbot, window, QSize(1920, 1080))
+    assert title.text() == name
+    assert timeline.width() <= viewer.image_view.width() + 24
