@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QPixmap, QResizeEvent
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -122,7 +122,9 @@ class ImageViewer(QWidget):
         self._timeline_layout = QVBoxLayout(self.timeline_slot)
         self._timeline_layout.setContentsMargins(0, 0, 0, 0)
         self.timeline_slot.hide()
-        center = QVBoxLayout()
+        # a widget of its own, so the timeline can move out of it and back (see _place_timeline)
+        self.picture_column = QWidget()
+        center = QVBoxLayout(self.picture_column)
         center.setContentsMargins(12, 0, 6, 12)
         center.setSpacing(8)
         center.addWidget(self.image_view, 1)
@@ -132,7 +134,7 @@ class ImageViewer(QWidget):
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         body.setSpacing(0)
-        body.addLayout(center, 1)
+        body.addWidget(self.picture_column, 1)
         self.side = self._side()
         body.addWidget(self.side)
         layout = QVBoxLayout(self)
@@ -140,8 +142,6 @@ class ImageViewer(QWidget):
         layout.setSpacing(0)
         layout.addLayout(top)
         layout.addLayout(body, 1)
-        self._center = center
-        self._layout = layout
         self._timeline_wide = False
 
     def _side(self) -> QWidget:
@@ -255,24 +255,28 @@ class ImageViewer(QWidget):
     # -- fitting a narrow page ---------------------------------------------------------
 
     def _place_timeline(self) -> None:
+        # the layouts are looked up through their widgets each time, never kept: a resize can
+        # come while the viewer is being torn down
+        page, column = self.layout(), self.picture_column.layout()
+        if page is None or column is None:
+            return
         side = min(self.side.sizeHint().width(), SIDE_WIDTH)
         wide = self.width() - side < TIMELINE_ROOM
         if wide == self._timeline_wide:
             return
         self._timeline_wide = wide
-        if wide:
-            self._center.removeWidget(self.timeline_slot)
-            self._layout.addWidget(self.timeline_slot)
-            self._layout.setContentsMargins(12, 0, 12, 10)
-        else:
-            self._layout.removeWidget(self.timeline_slot)
-            self._center.addWidget(self.timeline_slot)
-            self._layout.setContentsMargins(0, 0, 0, 0)
+        (column if wide else page).removeWidget(self.timeline_slot)
+        (page if wide else column).addWidget(self.timeline_slot)
+        self._timeline_layout.setContentsMargins(*((12, 0, 12, 10) if wide else (0, 0, 0, 0)))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        self._place_timeline()
         super().resizeEvent(event)
-        self.title.set_full_text(self.path.name)
+        if self.isVisible():
+            self._place_timeline()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._place_timeline()
 
     def _connect(self) -> None:
         self.back_button.clicked.connect(self.back_requested)
