@@ -45,12 +45,29 @@ def make_engine(registry: ModelRegistry, settings: Settings | None = None) -> An
 
     addons = LibraryFinder(AddOnLibrary.for_studio(registry.paths, settings))
     engine = Engine(registry, previews=previews, pickle_consent=registry.pickle_consent, addons=addons)
-    if settings is not None and settings.fast_path_models:
+    if settings is not None:
         from studio.engine.loading.fast_path import FastPath, FastPathOptions
 
         options = FastPathOptions(cache_dir=registry.paths.cache_dir)
-        engine.fast_path = FastPath(frozenset(settings.fast_path_models), options)
+        engine.fast_path = FastPath(ChosenFastModels(settings), options)
     return engine
+
+
+class ChosenFastModels:
+    """The models the settings put on the fast path, read when asked, so the window's toggle
+    reaches an engine that already runs (the list is replaced whole, never edited in place)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._settings.fast_path_models
+
+    def __iter__(self) -> Any:
+        return iter(list(self._settings.fast_path_models))
+
+    def __len__(self) -> int:
+        return len(self._settings.fast_path_models)
 
 
 class EngineChoice:

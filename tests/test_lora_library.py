@@ -473,3 +473,21 @@ def test_rescans_read_only_changed_files_and_see_new_ones(studio_paths: StudioPa
     assert _by_name(addons, "first").trigger_words == ("new",)
     assert _by_name(addons, "first").short_hash == _after_header_sha256(first)[:12]
     assert _by_name(addons, "second").usable
+
+
+def test_trigger_words_that_could_not_be_saved_are_not_held_as_set(tmp_path: Path) -> None:
+    from studio.config.atomic import SaveError
+    from studio.engine.loras.triggers import TriggerWordStore
+
+    store_file = tmp_path / "trigger_words.json"
+    store = TriggerWordStore(store_file)
+    lora = tmp_path / "style.safetensors"
+    assert store.set(lora, ["ink", "wash"]) == ("ink", "wash")
+    store_file.unlink()
+    store_file.mkdir()  # a folder where the file goes: the next write fails
+    with pytest.raises(SaveError):
+        store.set(lora, ["oil"])
+    assert store.get(lora) == ("ink", "wash")
+    with pytest.raises(SaveError):
+        store.clear(lora)
+    assert store.get(lora) == ("ink", "wash")

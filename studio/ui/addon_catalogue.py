@@ -23,6 +23,7 @@ class AddOnCatalogue(QObject):
     changed = Signal()
     scan_failed = Signal(str)
     _scanned = Signal(object, str)  # from the pool thread: add-ons (None on failure), error
+    _hashed = Signal(object)  # from the pool thread: the same add-ons with their short hashes
 
     def __init__(self, library: AddOnLibrary, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +38,7 @@ class AddOnCatalogue(QObject):
         self._closed = False
         self._scanned_once = False
         self._scanned.connect(self._on_scanned, Qt.ConnectionType.QueuedConnection)
+        self._hashed.connect(self._on_hashed, Qt.ConnectionType.QueuedConnection)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -109,6 +111,25 @@ class AddOnCatalogue(QObject):
                                      f"({type(error).__name__}).")
             return
         self._scanned.emit(addons, "")
+        self._hash(addons)
+
+    def _hash(self, addons: list[AddOn]) -> None:
+        """Hash the files the cache does not know yet, after the list is shown: the picker shows
+        each file's short hash. A file is read whole once; the cache on disk keeps the hash."""
+        hashed = []
+        for addon in addons:
+            if self._closed:
+                return  # quitting: the rest are hashed next time
+            hashed.append(addon if addon.short_hash or not addon.usable else self.library.hash_of(addon))
+        self.library.hashes.save()
+        if any(a.short_hash != b.short_hash for a, b in zip(addons, hashed, strict=True)):
+            self._hashed.emit(hashed)
+
+    @Slot(object)
+    def _on_hashed(self, addons: list[AddOn]) -> None:
+        if not self._closed:
+            self._set(addons)
+            self.changed.emit()
 
     @Slot(object, str)
     def _on_scanned(self, addons: list[AddOn] | None, error: str) -> None:

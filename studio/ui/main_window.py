@@ -53,6 +53,7 @@ from studio.ui.run_status import RunStatus
 from studio.ui.start_image import StartImagePanel
 from studio.ui.theme import icon
 from studio.ui.widgets import plain_label
+from studio.ui.window_addons import WindowAddOns
 from studio.ui.window_fit import ColumnScrollArea
 from studio.ui.window_menus import build_menus
 
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Studio")
         self.resize(1280, 800)
         self._build()
+        self.addons = WindowAddOns(self)  # the LoRA list, the prompt boxes' helpers, the picker
         build_menus(self)
         self._connect()
         self.parameters.set_models(catalogue.entries(), settings.last.model)
@@ -444,6 +446,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Looking for models…", 3000)
         self.catalogue.refresh()
         self.refine.refresh_upscalers()
+        self.addons.rescan()
 
     @Slot(object)
     def _on_server_models(self, entries: list[ModelEntry]) -> None:
@@ -514,6 +517,7 @@ class MainWindow(QMainWindow):
             self._settings_debouncer.stop()
             self._prepare_debouncer.stop()
             self.catalogue.close()  # joins a scan, which would otherwise signal a deleted object
+            self.addons.close()
             self.run_place.close()
             self._remember()
             self.run_status.set_state("Stopping…")

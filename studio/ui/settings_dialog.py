@@ -1,6 +1,9 @@
-"""Settings… : for now one page, Engine: whether runs go to this computer or to a server."""
+"""Settings… : Engine (whether runs go to this computer or to a server) and LoRAs and
+embeddings (the extra folders looked through)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -22,6 +25,7 @@ from PySide6.QtWidgets import (
 from studio.config.settings import EngineSettings
 from studio.remote.connect import ServerCheck, address_problem
 from studio.ui.server_probe import ServerProbe
+from studio.ui.settings_addon_folders import AddOnFoldersPage
 
 
 class EnginePage(QWidget):
@@ -119,14 +123,24 @@ class EnginePage(QWidget):
 
 
 class SettingsDialog(QDialog):
-    """Studio's settings; `engine_settings()` is what the person chose once accepted."""
+    """Studio's settings; `engine_settings()` and `addon_folders()` are what the person chose
+    once accepted."""
 
-    def __init__(self, engine: EngineSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        engine: EngineSettings,
+        parent: QWidget | None = None,
+        *,
+        lora_folders: Sequence[str] = (),
+        embedding_folders: Sequence[str] = (),
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.engine_page = EnginePage(engine)
+        self.addon_page = AddOnFoldersPage(lora_folders, embedding_folders)
         self.pages = QTabWidget()
         self.pages.addTab(self.engine_page, "Engine")
+        self.pages.addTab(self.addon_page, "LoRAs and embeddings")
         self.problem = QLabel("")
         self.problem.setWordWrap(True)
         self.problem.setTextFormat(Qt.TextFormat.PlainText)
@@ -142,10 +156,14 @@ class SettingsDialog(QDialog):
         for edit in (self.engine_page.url, self.engine_page.token):
             edit.textChanged.connect(self.problem.clear)
         self.engine_page.remote_button.toggled.connect(self.problem.clear)
-        self.resize(520, 360)
+        self.resize(520, 420)
 
     def engine_settings(self) -> EngineSettings:
         return self.engine_page.engine_settings()
+
+    def addon_folders(self) -> tuple[list[str], list[str]]:
+        """The extra LoRA folders and embedding folders."""
+        return self.addon_page.folders()
 
     @Slot()
     def _on_ok(self) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QToolButton, QWi
 from studio.config.atomic import SaveError
 from studio.config.styles import Style, StyleStore
 
-MAX_TEXT_WIDTH = 150  # pixels of the button's text
+MAX_TEXT_WIDTH = 130  # pixels of the button's text; the menu arrow has its own place beside it
 
 
 class StylePicker(QToolButton):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
@@ -28,6 +29,32 @@ def plain_label(text: str = "", object_name: str = "", *, wrap: bool = False) ->
 
 def section_label(text: str) -> QLabel:
     return plain_label(text.upper(), "SectionLabel")
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text, cut in the middle with an ellipsis when the label is narrower
+    than the text: a long file name keeps its start and its extension. `full_text()` is the whole."""
+
+    def __init__(self, object_name: str = "") -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setObjectName(object_name)
+        self._full = ""
+
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(0, self.contentsRect().width())
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, width))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
 
 
 def plain_tooltip(text: str) -> str:

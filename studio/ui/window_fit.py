@@ -1,15 +1,23 @@
 """A window that fits its screen: the first window sized to the screen it opens on, a restored
-one moved back onto a screen that exists, and a column that scrolls down but never sideways."""
+one moved back onto a screen that exists, and a column that scrolls down but never sideways,
+even when the wheel passes over one of its spin boxes, combo boxes or sliders."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QGuiApplication, QScreen
-from PySide6.QtWidgets import QScrollArea, QWidget
+from PySide6.QtCore import QChildEvent, QEvent, QObject, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QGuiApplication, QScreen, QWheelEvent
+from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QComboBox, QScrollArea, QScrollBar, QWidget
 
 SCREEN_SHARE = 0.85  # of the screen's free area, for the first window
 LARGEST_FIRST = QSize(1680, 1050)  # beyond this a first window is only emptier
 SMALLEST_FIRST = QSize(1024, 640)  # unless the screen itself is smaller
+# controls that take the wheel to change their value: in a scrolling column only a focused one may
+WHEEL_CONTROLS = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+
+
+def _turns_a_value(widget: QObject) -> bool:
+    # a scroll bar is a slider too, but the wheel over it (a long prompt's) is meant to scroll
+    return isinstance(widget, WHEEL_CONTROLS) and not isinstance(widget, QScrollBar)
 
 
 def first_size(available: QSize) -> QSize:
@@ -59,12 +67,41 @@ def clamp_to_screens(window: QWidget) -> None:
 
 class ColumnScrollArea(QScrollArea):
     """A scroll area for a column of controls: it scrolls down only, and asks for the width the
-    column needs plus the vertical scroll bar, so no control is cut at the right edge."""
+    column needs plus the vertical scroll bar, so no control is cut at the right edge.
+
+    The wheel over a spin box, combo box or slider that does not have the focus scrolls the
+    column instead of changing that control's value; click or Tab into a control to wheel it."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def setWidget(self, widget: QWidget) -> None:
+        super().setWidget(widget)
+        self._watch(widget)
+
+    def _watch(self, root: QWidget) -> None:
+        """Filter the wheel of every control under `root`, and hear of widgets added later."""
+        for child in [root, *root.findChildren(QWidget)]:
+            child.installEventFilter(self)  # installing twice keeps one filter
+            # the default wheel focus would give the control the focus the wheel then tests for
+            if _turns_a_value(child) and child.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                child.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if (kind == QEvent.Type.Wheel and isinstance(event, QWheelEvent)
+                and _turns_a_value(watched) and isinstance(watched, QWidget) and not watched.hasFocus()):
+            self.wheelEvent(event)  # scrolls the column (or nothing, at its end)
+            return True
+        # a widget is polished before it is first shown, its children with it: rows the column
+        # adds later (a LoRA, a start image) are watched from then on
+        if kind == QEvent.Type.ChildPolished and isinstance(event, QChildEvent):
+            child = event.child()
+            if isinstance(child, QWidget):
+                self._watch(child)
+        return super().eventFilter(watched, event)
 
     def _needed_width(self) -> int:
         column = self.widget()

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
+from studio.ui.fast_path_toggle import FastPathToggle
 from studio.ui.theme import icon
 
 if TYPE_CHECKING:
@@ -67,8 +68,12 @@ def build_menus(window: MainWindow) -> None:
     run_menu.addActions([w.generate_action, w.cancel_action, w.clear_queue_action])
     run_menu.addSeparator()
     run_menu.addActions([w.random_action, w.reuse_action, focus, paste])
+    run_menu.addAction(w.addons.toggle_action)
     run_menu.addSeparator()
     run_menu.addAction(add_action(w, "X/Y/Z grid…", w.open_grid_dialog))
+    run_menu.addSeparator()
+    w.fast_path_toggle = FastPathToggle(w)
+    run_menu.addAction(w.fast_path_toggle.action)
     help_menu = menu.addMenu("&Help")
     help_menu.addAction(add_action(w, "About models", partial(about_models, w)))
 
@@ -95,9 +100,13 @@ def open_settings(window: MainWindow) -> Any:
     """Show the settings (not blocking: the window goes on running); OK applies them."""
     from studio.ui.settings_dialog import SettingsDialog  # loaded on first use
 
-    dialog = SettingsDialog(window.settings.engine, window)
+    settings = window.settings
+    dialog = SettingsDialog(settings.engine, window, lora_folders=settings.lora_folders,
+                            embedding_folders=settings.embedding_folders)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.accepted.connect(lambda: apply_engine(window, dialog.engine_settings()))
+    dialog.accepted.connect(lambda: apply_addon_folders(window, *dialog.addon_folders()))
+    dialog.accepted.connect(window.addons.rescan)  # after the folders are in the settings
     dialog.open()
     window.settings_dialog = dialog
     return dialog
@@ -113,12 +122,23 @@ def apply_engine(window: MainWindow, chosen: EngineSettings) -> None:
     window.save_state()
     window.controller.switch_engine()
     window.run_place.refresh()
+    window.fast_path_toggle.follow()
     if was_remote and not chosen.remote:  # back to this computer's models
         window.run_place.last_check = None
         window._on_catalogue_changed()
     window.statusBar().showMessage(
         f"Runs go to {chosen.server_url} from the next job on." if chosen.remote
         else "Runs go to this computer from the next job on.", 8000)
+
+
+def apply_addon_folders(window: MainWindow, lora_folders: list[str], embedding_folders: list[str]) -> None:
+    """Keep the extra LoRA and embedding folders; the rescan that follows looks through them."""
+    settings = window.settings
+    if (lora_folders, embedding_folders) == (settings.lora_folders, settings.embedding_folders):
+        return
+    settings.lora_folders = list(lora_folders)
+    settings.embedding_folders = list(embedding_folders)
+    window.save_state()
 
 
 def about_models(window: MainWindow) -> None:

@@ -87,21 +87,24 @@ class TriggerWordStore:
         Raises SaveError when the file cannot be written."""
         cleaned = clean_words(words)
         with self._lock:
-            self._words[_key(path)] = cleaned
-            self._save()
+            changed = dict(self._words)
+            changed[_key(path)] = cleaned
+            self._save(changed)
         return cleaned
 
     def clear(self, path: Path) -> None:
         """Forget the words set for `path`: its training words apply again."""
         with self._lock:
-            if self._words.pop(_key(path), None) is not None:
-                self._save()
+            changed = dict(self._words)
+            if changed.pop(_key(path), None) is not None:
+                self._save(changed)
 
-    def _save(self) -> None:
-        if self._store is None:
-            return
-        data = {"version": 1, "words": {key: list(words) for key, words in sorted(self._words.items())}}
-        write_atomic(self._store, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    def _save(self, words: dict[str, tuple[str, ...]]) -> None:
+        """Write `words`, then hold them: words that could not be saved are not shown as set."""
+        if self._store is not None:
+            data = {"version": 1, "words": {key: list(ws) for key, ws in sorted(words.items())}}
+            write_atomic(self._store, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        self._words = words
 
 
 def _key(path: Path) -> str:

@@ -134,8 +134,9 @@ class Engine:
             self._base_schedulers[key] = pipe.scheduler.config
             pin_execution_device(pipe)
             self._mid_step.install(pipe)
-            if self.fast_path.wanted(entry.id, entry.path):
-                self.fast_path.apply(pipe)
+        # asked at each run, not only at a load: the choice can change while the model is warm
+        if self.fast_path.wanted(entry.id, entry.path):
+            self.fast_path.apply(pipe)
         return pipe
 
     @property

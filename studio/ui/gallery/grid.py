@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,6 +25,8 @@ from studio.ui.widgets import plain_label
 
 SEARCH_DELAY_MS = 150
 ORDERS: tuple[tuple[str, Order], ...] = (("Newest first", "desc"), ("Oldest first", "asc"))
+BAR_SPACING = 8
+SEARCH_ROOM_CHARS = 28  # the search box keeps room for this many characters before the bar wraps
 GRID_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_F)
 
 
@@ -90,15 +92,20 @@ class GalleryGrid(QWidget):
         self.compare_button.setEnabled(False)
         self.compare_button.clicked.connect(self._on_compare_clicked)
         self.count_label = plain_label("", "GalleryCount")
-        bar = QHBoxLayout()
+        # one row when the page is wide; on a narrow page the search box takes a row of its own
+        # rather than being squeezed to a sliver beside the filters
+        bar = QVBoxLayout()
         bar.setContentsMargins(14, 12, 14, 8)
-        bar.setSpacing(8)
-        bar.addWidget(self.search_box, 1)
-        bar.addWidget(self.favorites_button)
-        bar.addWidget(self.sort_box)
-        bar.addWidget(self.compare_button)
-        bar.addSpacing(6)
-        bar.addWidget(self.count_label)
+        bar.setSpacing(BAR_SPACING)
+        self._search_row = QHBoxLayout()
+        self._search_row.setSpacing(BAR_SPACING)
+        self._filter_row = QHBoxLayout()
+        self._filter_row.setSpacing(BAR_SPACING)
+        bar.addLayout(self._search_row)
+        bar.addLayout(self._filter_row)
+        self._bar = bar
+        self._one_row: bool | None = None
+        self._arrange_bar(True)
 
         self.view = QListView()
         self.view.setObjectName("GalleryGrid")
@@ -169,6 +176,7 @@ class GalleryGrid(QWidget):
             self.count_label.setText(f"{shown:,} of {self.total:,} {noun}")
         else:
             self.count_label.setText(f"{shown:,} {noun}")
+        self._arrange_bar(self._fits_one_row())  # a longer count may not fit beside the search
         self.view.setVisible(bool(shown))
         self.empty_label.setVisible(not shown)
         if shown:
@@ -238,6 +246,39 @@ class GalleryGrid(QWidget):
             self.delegate.cell = QSize(width, smallest.height())
             if self.model.rowCount():
                 self.delegate.sizeHintChanged.emit(self.model.index(0))
+
+    # -- the bar ---------------------------------------------------------------------------
+
+    def _bar_controls(self) -> list[QWidget]:
+        return [self.favorites_button, self.sort_box, self.compare_button, self.count_label]
+
+    def _fits_one_row(self) -> bool:
+        """Whether the search box keeps SEARCH_ROOM_CHARS of room beside the other controls."""
+        margins = self._bar.contentsMargins()
+        controls = self._bar_controls()
+        beside = sum(w.sizeHint().width() for w in controls) + BAR_SPACING * (len(controls) + 1)
+        room = self.search_box.fontMetrics().averageCharWidth() * SEARCH_ROOM_CHARS
+        return self.width() >= margins.left() + margins.right() + beside + room
+
+    def _arrange_bar(self, one_row: bool) -> None:
+        if one_row == self._one_row:
+            return
+        self._one_row = one_row
+        for widget in [self.search_box, *self._bar_controls()]:
+            self._search_row.removeWidget(widget)
+            self._filter_row.removeWidget(widget)
+        while self._filter_row.count():  # the stretch of the two-row bar
+            self._filter_row.takeAt(0)
+        self._search_row.addWidget(self.search_box, 1)
+        row = self._search_row if one_row else self._filter_row
+        for widget in self._bar_controls():
+            row.addWidget(widget)
+        if not one_row:  # the count stays at the right edge, below the search box's end
+            self._filter_row.insertStretch(self._filter_row.count() - 1, 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._arrange_bar(self._fits_one_row())
+        super().resizeEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -24,10 +24,13 @@ from studio.ui import theme
 from studio.ui.gallery.delegate import star_icon
 from studio.ui.preview import PreviewView
 from studio.ui.theme import icon
-from studio.ui.widgets import plain_label, section_label
+from studio.ui.widgets import ElidedLabel, plain_label, section_label
 from studio.ui.window_fit import ColumnScrollArea
 
 SIDE_WIDTH = 340
+# below this width beside the side panel, the timeline's sliders move under the whole viewer
+# (image and side panel) rather than shrinking to a stub under a small picture
+TIMELINE_ROOM = 360
 VIEWER_KEYS = {
     Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Escape,
     Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_F,
@@ -96,7 +99,7 @@ class ImageViewer(QWidget):
         self.next_button.setToolTip("Next image (Right)")
         for button in (self.previous_button, self.next_button):
             button.setObjectName("StepButton")
-        self.title = plain_label("", "ViewerTitle")
+        self.title = ElidedLabel("ViewerTitle")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.position_label = plain_label("", "HintLabel")
         top = QHBoxLayout()
@@ -119,7 +122,9 @@ class ImageViewer(QWidget):
         self._timeline_layout = QVBoxLayout(self.timeline_slot)
         self._timeline_layout.setContentsMargins(0, 0, 0, 0)
         self.timeline_slot.hide()
-        center = QVBoxLayout()
+        # a widget of its own, so the timeline can move out of it and back (see _place_timeline)
+        self.picture_column = QWidget()
+        center = QVBoxLayout(self.picture_column)
         center.setContentsMargins(12, 0, 6, 12)
         center.setSpacing(8)
         center.addWidget(self.image_view, 1)
@@ -129,13 +134,15 @@ class ImageViewer(QWidget):
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         body.setSpacing(0)
-        body.addLayout(center, 1)
-        body.addWidget(self._side())
+        body.addWidget(self.picture_column, 1)
+        self.side = self._side()
+        body.addWidget(self.side)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(top)
         layout.addLayout(body, 1)
+        self._timeline_wide = False
 
     def _side(self) -> QWidget:
         self.prompt_label = _value_label("MetaPrompt")
@@ -245,6 +252,32 @@ class ImageViewer(QWidget):
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         return scroll
 
+    # -- fitting a narrow page ---------------------------------------------------------
+
+    def _place_timeline(self) -> None:
+        # the layouts are looked up through their widgets each time, never kept: a resize can
+        # come while the viewer is being torn down
+        page, column = self.layout(), self.picture_column.layout()
+        if page is None or column is None:
+            return
+        side = min(self.side.sizeHint().width(), SIDE_WIDTH)
+        wide = self.width() - side < TIMELINE_ROOM
+        if wide == self._timeline_wide:
+            return
+        self._timeline_wide = wide
+        (column if wide else page).removeWidget(self.timeline_slot)
+        (page if wide else column).addWidget(self.timeline_slot)
+        self._timeline_layout.setContentsMargins(*((12, 0, 12, 10) if wide else (0, 0, 0, 0)))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.isVisible():
+            self._place_timeline()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._place_timeline()
+
     def _connect(self) -> None:
         self.back_button.clicked.connect(self.back_requested)
         self.previous_button.clicked.connect(self._on_previous)
@@ -288,7 +321,7 @@ class ImageViewer(QWidget):
         image arrives through `set_full_image`."""
         self.path = Path(path)
         self.meta = meta
-        self.title.setText(self.path.name)
+        self.title.set_full_text(self.path.name)
         self.title.setToolTip(str(self.path))
         index, total = position
         self.position_label.setText(f"{index + 1:,} / {total:,}")
