@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from studio.config.paths import StudioPaths
 from studio.config.settings import Settings
-from studio.engine.errors import InvalidParameters, ServerUnavailable
+from studio.engine.errors import InvalidParameters
 from studio.engine.run.events import Cancelled, Failed, Finished, Optimizing, Started, Step
 from studio.engine.run.request import GenerationRequest
 from studio.ui import window_state
@@ -304,9 +304,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_event(self, event: JobEvent) -> None:
+        self.run_place.follow(event.event)
         match event.event:
-            case EngineReady(device=device):
-                self.run_place.engine_ready(device)
+            case EngineReady():
                 if not self.controller.busy:
                     self.run_status.set_state("Ready")
             case EngineFailed(message=message, details=details):
@@ -315,8 +315,6 @@ class MainWindow(QMainWindow):
                 self.show_error(message, details)
             case Started(request=request, total=total):
                 self._on_run_started(request, total)
-                if self.run_place.remote and not self.run_place.connected:
-                    self.run_place.refresh()  # the server is back: say so, with its replicas
             case Step(index=index, total=total, elapsed=elapsed, preview=preview):
                 self.run_status.step(index, total, elapsed)
                 if preview is not None:
@@ -328,14 +326,11 @@ class MainWindow(QMainWindow):
                                 "\"Save this image as…\".")
             case Cancelled(request=request, steps_done=steps):
                 self.run_status.done(f"Cancelled after {steps} of {request.steps} steps")
-            case ServerWaiting(message=message, cause=cause):
+            case ServerWaiting(message=message):
                 self.run_status.done("Waiting for the server")
                 self.show_error(message)
-                self.run_place.server_down(getattr(cause, "reason", ""))
             case Failed(message=message, details=details, cause=cause):
                 self.run_status.done("Failed")
-                if isinstance(cause, ServerUnavailable):
-                    self.run_place.refresh()  # lost mid-run: is the server still there?
                 self.show_error(message, details)
                 if isinstance(cause, InvalidParameters):
                     self.parameters.mark_invalid(cause.fields)

@@ -10,7 +10,10 @@ from PySide6.QtWidgets import QLabel
 
 from studio.config.settings import Settings
 from studio.engine.catalogue.registry import ModelEntry
+from studio.engine.errors import ServerUnavailable
+from studio.engine.run.events import Failed, Started
 from studio.remote.connect import ServerCheck
+from studio.ui.events import EngineReady, ServerWaiting
 from studio.ui.server_probe import ServerProbe
 
 SERVER_SOURCE = "server"  # ModelEntry.source of a model the server lists
@@ -65,6 +68,18 @@ class RunPlace(QObject):
         if self.remote:
             self.last_check = None
             self._label.setText(f"Remote · {_NOT_CONNECTED.get(reason, 'unreachable')}")
+
+    def follow(self, event: object) -> None:
+        """Keep the label true to what runs report about the engine or the server."""
+        match event:
+            case EngineReady(device=device):
+                self.engine_ready(device)
+            case Started() if self.remote and not self.connected:
+                self.refresh()  # the server is back: say so, with its replicas
+            case ServerWaiting(cause=cause):
+                self.server_down(getattr(cause, "reason", ""))
+            case Failed(cause=ServerUnavailable()):
+                self.refresh()  # lost mid-run: is the server still there?
 
     def close(self) -> None:
         self._probe.close()
