@@ -139,7 +139,8 @@ class Bare:
 class Studio:
     """Studio's engine on the model, plain or on the fast path, timed by its Step events."""
 
-    def __init__(self, folder: Path, device: str, dtype: str, home: Path, fast: bool, backend: str) -> None:
+    def __init__(self, folder: Path, device: str, dtype: str, home: Path, fast: bool, backend: str,
+                 engine: str = "auto") -> None:
         from studio.config.paths import StudioPaths
         from studio.engine.catalogue.registry import ModelRegistry
         from studio.engine.loading.fast_path import FastPath, FastPathOptions
@@ -151,7 +152,7 @@ class Studio:
                              previews=PreviewSettings(decoder="linear"))
         self.folder = folder
         if fast:
-            options = FastPathOptions(backend=backend, cache_dir=paths.cache_dir)
+            options = FastPathOptions(backend=backend, cache_dir=paths.cache_dir, engine=engine)
             self.engine.fast_path = FastPath(models=(str(folder),), options=options)
 
     def request(self, seed: int, steps: int, size: int, batch: int, guidance: float, prompt: str = PROMPT) -> Any:
@@ -227,7 +228,7 @@ def measure(name: str, folder: Path, args: argparse.Namespace, size: int, batch:
     home = Path(tempfile.mkdtemp(prefix=f"studio-bench-fast-{name}-"))
     bare = Bare(folder, device, dtype)
     plain = Studio(folder, device, dtype_name, home / "plain", fast=False, backend=args.backend)
-    fast = Studio(folder, device, dtype_name, home / "fast", fast=True, backend=args.backend)
+    fast = Studio(folder, device, dtype_name, home / "fast", fast=True, backend=args.backend, engine=args.engine)
     memory = Memory(device)
     paths: dict[str, Any] = {"bare": bare, "plain": plain, "fast": fast}
     for path in paths.values():  # loads, first-call costs and fast's compile, off the clock
@@ -246,12 +247,14 @@ def measure(name: str, folder: Path, args: argparse.Namespace, size: int, batch:
             rates[key].append(_rate(stamps))
             images[key] = image
     # what compiles when only the prompt, seed, guidance or step count change
-    graphs = _graphs()
+    fast_path = fast.engine.fast_path
+    graphs = _graphs() + fast_path.openvino_conversions
     fast.run(8, steps, size, batch, guidance)
     fast.run(8, steps, size, batch, guidance, prompt="a blue square at the top, in the evening")
     fast.run(8, steps, size, batch, 4.0)
     fast.run(8, steps + 1, size, batch, guidance)
-    recompiles = _graphs() - graphs
+    recompiles = _graphs() + fast_path.openvino_conversions - graphs
+    engine_used = "openvino" if fast_path._openvino is not None else args.backend
     text_encoder = bare.pipe.text_encoder
     flops = _unet_flops(plain.unet(), size, batch, bare.pipe.tokenizer.model_max_length,
                         text_encoder.config.hidden_size, device, dtype)
@@ -260,7 +263,7 @@ def measure(name: str, folder: Path, args: argparse.Namespace, size: int, batch:
     median = {key: statistics.median(values) for key, values in rates.items()}
     row: dict[str, Any] = {
         "model": name, "size": size, "batch": batch, "steps": steps, "repeats": repeats, "dtype": dtype_name,
-        "backend": args.backend, "device": _device_name(device),
+        "backend": engine_used, "device": _device_name(device),
         "steps_per_s": {key: {"median": median[key], "min": min(v), "max": max(v)} for key, v in rates.items()},
         "fast_vs_bare": median["fast"] / median["bare"], "plain_vs_bare": median["plain"] / median["bare"],
         "fast_vs_plain": median["fast"] / median["plain"],
@@ -351,6 +354,7 @@ def run(args: Any) -> dict[str, dict[str, Any]]:
         steps=getattr(args, "steps", None) or (4 if quick else 8),
         repeats=getattr(args, "repeats", None) or (2 if quick else 5),
         backend=getattr(args, "backend", "inductor"), size=getattr(args, "size", None),
+        engine=getattr(args, "engine", "auto"),
         threads=getattr(args, "threads", 2),
     )
     torch.set_num_threads(options.threads)
@@ -392,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--size", type=int, help="SD 1.5's side (default 256 on the CPU, 512 on CUDA)")
     parser.add_argument("--backend", default="inductor", help="torch.compile backend of the fast path")
+    parser.add_argument("--engine", choices=("auto", "torch", "openvino"), default="auto",
+                        help="the fast path's engine: auto takes OpenVINO for a UNet on the CPU where installed")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     figures = run(args)

@@ -28,7 +28,7 @@ def _engine(tmp: Path, fast_model: Path | None) -> Engine:
     if fast_model is not None:
         # aot_eager runs the whole compile pipeline (dynamo, guards, AOT autograd) without
         # generating C++; the benchmark measures inductor
-        options = FastPathOptions(backend="aot_eager", cache_dir=paths.cache_dir)
+        options = FastPathOptions(backend="aot_eager", cache_dir=paths.cache_dir, engine="torch")
         engine.fast_path = FastPath(models=(str(fast_model),), options=options)
     return engine
 

@@ -32,7 +32,7 @@ def test_a_warm_model_takes_the_fast_path_from_the_run_after_it_is_chosen(tmp_pa
     settings = Settings()
     engine = Engine(ModelRegistry(paths), device="cpu", previews=PreviewSettings(decoder="linear"))
     # aot_eager runs dynamo and its guards without generating C++ (the benchmark measures inductor)
-    options = FastPathOptions(backend="aot_eager", cache_dir=paths.cache_dir)
+    options = FastPathOptions(backend="aot_eager", cache_dir=paths.cache_dir, engine="torch")
     engine.fast_path = FastPath(ChosenFastModels(settings), options)
     request = GenerationRequest("a red circle", seed=5, steps=2, width=64, height=64, model=str(tiny_sd_model))
     events: list[object] = []

@@ -1,6 +1,7 @@
 """The fast path, opt-in per model: the UNet's (or transformer's) blocks and the VAE decoder
 compiled with torch.compile, the compiled code kept on disk, channels_last, fused QKV
-projections and PyTorch's scaled-dot-product attention.
+projections and PyTorch's scaled-dot-product attention. On the CPU, a UNet model runs its UNet
+and VAE decoder through OpenVINO instead where it is installed (openvino_path.py).
 
 The blocks are compiled one by one (not the whole UNet) so that the mid-step cancel check,
 a pre-hook on each block, stays in Python between them, and so that blocks of one kind share
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.engine.loading.openvino_path import OpenVinoPath, takes_openvino
 from studio.engine.run.events import EventSink, Optimizing
 from studio.engine.run.mid_step import denoiser_blocks
 
@@ -34,6 +36,9 @@ class FastPathOptions:
     channels_last: bool = True
     fuse_qkv: bool = True
     cache_dir: Path | None = None  # where compiled code is kept between starts (Studio's cache)
+    # "auto": OpenVINO for a UNet model on the CPU when it is installed (bench_openvino.py: 2.2x
+    # on SD 1.5's UNet, where torch.compile loses), else torch.compile; or "openvino" / "torch"
+    engine: str = "auto"
 
 
 @dataclass
@@ -43,20 +48,26 @@ class FastPath:
     models: Collection[str] = ()
     options: FastPathOptions = field(default_factory=FastPathOptions)
     _sink: EventSink | None = None
+    _openvino: OpenVinoPath | None = None
 
     def wanted(self, model_id: str, path: Path) -> bool:
         return model_id in self.models or str(path) in self.models
 
-    def apply(self, pipe: Any) -> list[str]:
-        """Put `pipe` on the fast path (once; pipelines derived from it share its modules).
-        Returns what was done, in words, for the benchmark and the log."""
+    def apply(self, pipe: Any, source: Path | None = None) -> list[str]:
+        """Put `pipe` (loaded from `source`) on the fast path (once; pipelines derived from it
+        share its modules). Returns what was done, in words, for the benchmark and the log."""
         import torch
 
         denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
         if denoiser is None or getattr(denoiser, _APPLIED, False):
             return []
-        done: list[str] = []
         options = self.options
+        if options.engine != "torch" and takes_openvino(pipe):
+            if self._openvino is None:
+                self._openvino = OpenVinoPath(options.cache_dir, self._notify)
+            object.__setattr__(denoiser, _APPLIED, True)
+            return self._openvino.install(pipe, source)
+        done: list[str] = []
         if options.fuse_qkv and hasattr(pipe, "fuse_qkv_projections"):
             try:
                 pipe.fuse_qkv_projections()
@@ -86,10 +97,21 @@ class FastPath:
     def running(self, on_event: EventSink) -> Iterator[None]:
         """Tell `on_event` when the run in progress waits for a compile."""
         self._sink = on_event
+        if self._openvino is not None:
+            self._openvino.skipped.clear()
         try:
             yield
         finally:
             self._sink = None
+
+    def notices(self) -> list[str]:
+        """Why the run in progress left OpenVINO for torch, in words for its notices."""
+        skipped = sorted(self._openvino.skipped) if self._openvino is not None else []
+        return [f"Part of this run ran on torch instead of OpenVINO ({reason})." for reason in skipped]
+
+    @property
+    def openvino_conversions(self) -> int:
+        return self._openvino.conversions if self._openvino is not None else 0
 
     def _notify(self) -> None:
         if self._sink is not None:

@@ -136,7 +136,7 @@ class Engine:
             self._mid_step.install(pipe)
         # asked at each run, not only at a load: the choice can change while the model is warm
         if self.fast_path.wanted(entry.id, entry.path):
-            self.fast_path.apply(pipe)
+            self.fast_path.apply(pipe, entry.path)
         return pipe
 
     @property
@@ -171,7 +171,8 @@ class Engine:
         if request.hires_steps_to_run:
             images = passes.hires(images)
         elapsed = time.perf_counter() - passes.started
-        notices = (prepared.notices if prepared else ()) + addons.notices + tuple(passes.notices)
+        notices = ((prepared.notices if prepared else ()) + addons.notices + tuple(passes.notices)
+                   + tuple(self.fast_path.notices()))
         used = request.replace(model=entry.id, scheduler=passes.scheduler_used, addons=addons.addons)
         return Finished(used, images, elapsed, passes.film, notices)
 
